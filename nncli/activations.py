@@ -1,0 +1,227 @@
+"""Activations, each with its derivative right beside it.
+
+Every activation is a layer: ``forward(z, training)`` keeps what ``backward`` needs and
+``backward(da)`` returns dL/dz. ``backward`` may overwrite ``da`` in place: the caller
+never reuses it. Activations with learned parameters (prelu, maxout's pieces live in the
+Dense layer before it) declare them in ``param_shapes`` like any other layer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import erf, expit
+
+from nncli.errors import ConfigError
+
+
+class Activation:
+    """Base: no parameters, same shape in and out."""
+
+    params: dict = {}
+    grads: dict = {}
+    decay: tuple = ()
+    frozen = False
+    width_factor = 1  # how many pre-activation units feed one output unit (maxout: k)
+
+    def build(self, n: int) -> None:
+        """Told the number of units it acts on, before the network allocates parameters."""
+
+    def param_shapes(self) -> dict:
+        return {}
+
+    def init_params(self, rng: np.random.Generator) -> None:
+        pass
+
+
+class Identity(Activation):
+    def forward(self, z, training=False):
+        return z
+
+    def backward(self, da):
+        return da
+
+
+class Sigmoid(Activation):
+    def forward(self, z, training=False):
+        self.a = expit(z)
+        return self.a
+
+    def backward(self, da):
+        # sigma'(z) = a (1 - a)
+        da *= self.a
+        da *= 1 - self.a
+        return da
+
+
+class Tanh(Activation):
+    def forward(self, z, training=False):
+        self.a = np.tanh(z)
+        return self.a
+
+    def backward(self, da):
+        # tanh'(z) = 1 - a^2
+        da *= 1 - self.a * self.a
+        return da
+
+
+class ReLU(Activation):
+    def forward(self, z, training=False):
+        self.a = np.maximum(z, 0)
+        return self.a
+
+    def backward(self, da):
+        da *= self.a > 0
+        return da
+
+
+class LeakyReLU(Activation):
+    def __init__(self, slope: float = 0.01):
+        self.slope = slope
+
+    def forward(self, z, training=False):
+        self.neg = z < 0
+        a = z.copy()
+        a[self.neg] *= self.slope
+        return a
+
+    def backward(self, da):
+        da[self.neg] *= self.slope
+        return da
+
+
+class PReLU(Activation):
+    """Leaky ReLU whose negative slope ``alpha`` (one per unit) is learned."""
+
+    def __init__(self, slope: float = 0.25, n: int = 1):
+        self.slope, self.n = slope, n
+
+    def build(self, n):
+        self.n = n
+
+    def param_shapes(self):
+        return {"alpha": (self.n,)}
+
+    def init_params(self, rng):
+        self.params["alpha"][...] = self.slope
+
+    def forward(self, z, training=False):
+        # z: (batch, n)
+        self.z = z
+        self.neg = z < 0
+        return np.where(self.neg, self.params["alpha"] * z, z)
+
+    def backward(self, da):
+        # dL/dalpha = sum over the batch of da * z where z < 0
+        np.sum(np.where(self.neg, da * self.z, 0), axis=0, out=self.grads["alpha"])
+        return np.where(self.neg, da * self.params["alpha"], da)
+
+
+class ELU(Activation):
+    def forward(self, z, training=False):
+        self.pos = z > 0
+        self.a = np.where(self.pos, z, np.expm1(np.minimum(z, 0)))
+        return self.a
+
+    def backward(self, da):
+        # elu'(z) = 1 for z > 0, a + 1 otherwise
+        return np.where(self.pos, da, da * (self.a + 1))
+
+
+class Softplus(Activation):
+    def forward(self, z, training=False):
+        self.z = z
+        return np.logaddexp(0, z)
+
+    def backward(self, da):
+        # softplus'(z) = sigmoid(z)
+        da *= expit(self.z)
+        return da
+
+
+class GELU(Activation):
+    """Exact GELU, z * Phi(z), as PyTorch's default."""
+
+    def forward(self, z, training=False):
+        self.z = z
+        self.cdf = 0.5 * (1 + erf(z * np.sqrt(0.5, dtype=z.dtype)))
+        return z * self.cdf
+
+    def backward(self, da):
+        # gelu'(z) = Phi(z) + z phi(z)
+        pdf = np.exp(-0.5 * self.z * self.z) * (1 / np.sqrt(2 * np.pi))
+        da *= self.cdf + self.z * pdf
+        return da
+
+
+class Maxout(Activation):
+    """Max over ``k`` linear pieces per unit: the Dense before it has k times the units."""
+
+    def __init__(self, k: int = 2):
+        self.k = self.width_factor = k
+
+    def forward(self, z, training=False):
+        # z: (batch, units * k) -> (batch, units, k) -> a: (batch, units)
+        zk = z.reshape(z.shape[0], -1, self.k)
+        self.arg = zk.argmax(axis=2)[..., None]
+        self.shape = zk.shape
+        return np.take_along_axis(zk, self.arg, axis=2)[..., 0]
+
+    def backward(self, da):
+        # the gradient flows only to the piece that won
+        dz = np.zeros(self.shape, dtype=da.dtype)
+        np.put_along_axis(dz, self.arg, da[..., None], axis=2)
+        return dz.reshape(self.shape[0], -1)
+
+
+class Softmax(Activation):
+    """Softmax output head, for losses that are not fused with it."""
+
+    def forward(self, z, training=False):
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        self.a = e / e.sum(axis=1, keepdims=True)
+        return self.a
+
+    def backward(self, da):
+        # Jacobian-vector product: a * (da - sum(da * a))
+        return self.a * (da - (da * self.a).sum(axis=1, keepdims=True))
+
+
+# Hidden-layer activations by config name. ``leaky_slope`` and ``maxout_pieces`` are the
+# only knobs; ``make_activation`` passes them to the classes that take them.
+ACTIVATIONS = {
+    "identity": Identity,
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "prelu": PReLU,
+    "elu": ELU,
+    "softplus": Softplus,
+    "gelu": GELU,
+    "maxout": Maxout,
+}
+
+# Output heads applied by the network when the loss is not fused with them.
+OUTPUT_HEADS = {"identity": Identity, "sigmoid": Sigmoid, "softmax": Softmax}
+
+
+def lookup(registry: dict, name: str, what: str):
+    """The one lookup helper: the entry, or a ConfigError naming the choices."""
+    if name in registry:
+        return registry[name]
+    import difflib
+
+    close = difflib.get_close_matches(name, list(registry), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    raise ConfigError(f"unknown {what} '{name}': expected one of {', '.join(sorted(registry))}{hint}")
+
+
+def make_activation(name: str, leaky_slope: float = 0.01, maxout_pieces: int = 2) -> Activation:
+    cls = lookup(ACTIVATIONS, name, "activation")
+    if cls is LeakyReLU:
+        return LeakyReLU(leaky_slope)
+    if cls is PReLU:
+        return PReLU(leaky_slope)
+    if cls is Maxout:
+        return Maxout(maxout_pieces)
+    return cls()
