@@ -100,7 +100,7 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_train_begin(self)
 
-        n_batches = math.ceil(n / bs)
+        n_batches = self.n_batches = math.ceil(n / bs)
         while self.epoch < self.epochs and self.stop_reason is None:
             epoch = self.epoch
             t0 = time.perf_counter()

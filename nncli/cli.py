@@ -1,0 +1,353 @@
+"""The command line: declares options, calls one function, prints with rich.
+
+The only module that prints, reads argv, installs signal handlers or exits. Results go to
+stdout (a run directory or JSON) and everything for people to stderr, so
+``run=$(nncli train cfg.yaml)`` works. Heavy modules are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from nncli import __version__
+from nncli.errors import EXIT_SIGINT, EXIT_USAGE, NncliError, UsageError
+
+app = typer.Typer(
+    name="nncli", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="Train NumPy neural networks from YAML experiment files.\n\n"
+         "Exit codes: 0 ok, 1 unexpected error, 2 bad usage or config, 3 training diverged, "
+         "4 data or I/O error, 130 interrupted (SIGINT), 143 terminated (SIGTERM).")
+config_app = typer.Typer(help="Show, check and describe experiment files.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+SetOpt = Annotated[list[str], typer.Option(
+    "--set", "-s", metavar="KEY=VALUE", help="Override a config key, e.g. optimizer.lr=0.01 (repeatable).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+RunsDirOpt = Annotated[Path, typer.Option("--runs-dir", help="Where runs are stored.")]
+RunArg = Annotated[str, typer.Argument(help="A run directory, or a run's name inside --runs-dir.")]
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def _load(config: str, overrides: list[str]):
+    from nncli.config import load_config
+
+    text = sys.stdin.read() if config == "-" else None
+    return load_config(config, overrides, text=text)
+
+
+# ---------------------------------------------------------------- train
+def _progress_callback(console, mode: str):
+    """A training callback that reports progress: a live bar on a terminal, lines otherwise."""
+    from nncli.train import Callback
+
+    def describe(logs):
+        parts = [f"loss {logs['loss']:.4f}"]
+        for key in ("val_loss", "val_accuracy", "val_r2"):
+            if key in logs:
+                parts.append(f"{key} {logs[key]:.4f}")
+        parts.append(f"lr {logs['lr']:.3g}")
+        return "  ".join(parts)
+
+    if mode == "lines":
+        class Lines(Callback):
+            def on_epoch_end(self, trainer, epoch, logs):
+                console.print(f"epoch {epoch + 1}/{trainer.epochs}  {describe(logs)}  {logs['seconds']:.2f}s")
+        return Lines(), None
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    progress = Progress(TextColumn("epoch"), MofNCompleteColumn(), BarColumn(),
+                        TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=console,
+                        transient=False)
+
+    class Bar(Callback):
+        def on_train_begin(self, trainer):
+            self.task = progress.add_task("train", total=trainer.epochs, completed=trainer.epoch, info="")
+            self.last = 0.0
+
+        def on_batch_end(self, trainer, epoch, batch):
+            now = time.monotonic()
+            if now - self.last > 0.1:  # refreshing is costly; a few times a second is enough
+                self.last = now
+                progress.update(self.task, completed=epoch + trainer.batch / trainer.n_batches)
+
+        def on_epoch_end(self, trainer, epoch, logs):
+            progress.update(self.task, completed=epoch + 1, info=describe(logs))
+
+    return Bar(), progress
+
+
+def _final_table(console, summary: dict):
+    from rich.table import Table
+
+    final = summary.get("final") or {}
+    if not final:
+        return
+    metric = "accuracy" if summary.get("task") == "classification" else "r2"
+    table = Table(title=f"{summary['name']}: {summary['status']}", title_justify="left")
+    table.add_column("split")
+    table.add_column("loss", justify="right")
+    table.add_column(metric, justify="right")
+    for split, vals in final.items():
+        table.add_row(split, f"{vals['loss']:.4f}", f"{vals[metric]:.4f}")
+    console.print(table)
+    if summary.get("diagnosis"):
+        console.print(f"diagnosis: {summary['diagnosis']}")
+
+
+@app.command()
+def train(
+    config: Annotated[Optional[str], typer.Argument(
+        help="Experiment YAML file, or - to read it from stdin. Optional with --resume.")] = None,
+    set_: SetOpt = [],
+    resume: Annotated[Optional[str], typer.Option(
+        "--resume", help="Continue an interrupted run in its own directory.")] = None,
+    runs_dir: RunsDirOpt = Path("runs"),
+    as_json: JsonOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but the result and errors.")] = False,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress output; final table only.")] = False,
+):
+    """Train an experiment; prints the run directory (or the summary with --json)."""
+    import signal
+
+    if config is None and resume is None:
+        raise UsageError("train: give a config file (or - for stdin), or --resume RUN")
+    t0 = time.perf_counter()
+    from nncli import runner
+
+    timings = {"imports": time.perf_counter() - t0}
+    stop = runner.StopFlag()
+
+    def on_signal(signum, frame):
+        stop.signame = stop.signame or ("sigterm" if signum == signal.SIGTERM else "sigint")
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    cfg = _load(config, set_) if config is not None else None
+    if resume is not None and set_ and cfg is None:
+        raise UsageError("train: --set needs a config file; a resumed run keeps its saved config")
+    console = _console()
+    mode = "none" if quiet or no_progress else ("bar" if console.is_terminal else "lines")
+    callbacks, progress = [], None
+    if mode != "none":
+        cb, progress = _progress_callback(console, mode)
+        callbacks.append(cb)
+    command = " ".join(["nncli"] + sys.argv[1:])
+    try:
+        if progress is not None:
+            progress.start()
+        run_dir, summary = runner.train(cfg, runs_dir=runs_dir, resume=resume, callbacks=callbacks,
+                                        stop=stop, command=command, timings=timings)
+    finally:
+        if progress is not None:
+            progress.stop()
+    if not quiet:
+        _final_table(console, summary)
+        if summary.get("reason"):
+            console.print(f"stopped: {summary['reason']}")
+    typer.echo(json.dumps(summary, indent=2) if as_json else str(run_dir))
+
+
+# ---------------------------------------------------------------- using runs
+@app.command()
+def evaluate(
+    run: RunArg,
+    data: Annotated[Optional[str], typer.Option("--data", help="Score this CSV/.npz instead of the test split.")] = None,
+    runs_dir: RunsDirOpt = Path("runs"),
+    as_json: JsonOpt = False,
+):
+    """Score a saved run on its test split (recreated from its seed) or on another file."""
+    from nncli import runner
+
+    result = runner.evaluate(run, data, runs_dir)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    from rich.table import Table
+
+    console = _console()
+    table = Table(title=f"{result['run']} on {result['data']} ({result['samples']} samples)", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in result.items():
+        if isinstance(value, float):
+            table.add_row(key, f"{value:.4f}")
+    console.print(table)
+    if "confusion_matrix" in result:
+        cm = Table(title="confusion matrix (rows: true, columns: predicted)", title_justify="left")
+        cm.add_column("")
+        for c in result["classes"]:
+            cm.add_column(c, justify="right")
+        for c, row in zip(result["classes"], result["confusion_matrix"]):
+            cm.add_row(c, *map(str, row))
+        console.print(cm)
+    typer.echo(json.dumps({k: v for k, v in result.items() if isinstance(v, (int, float))}))
+
+
+@app.command()
+def predict(
+    run: RunArg,
+    input: Annotated[str, typer.Option("--input", "-i", help="CSV of features with a header row.")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write predictions here (CSV) instead of stdout.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite --output if it exists.")] = False,
+    runs_dir: RunsDirOpt = Path("runs"),
+):
+    """Predict classes with probabilities, or values, for a CSV of features."""
+    import csv
+    import io
+
+    from nncli import runner, runs
+
+    if output is not None and output.exists() and not force:
+        raise UsageError(f"--output {output}: the file exists; pass --force to overwrite it")
+    header, rows = runner.predict(run, input, runs_dir)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([[runs.safe_cell(v) for v in row] for row in rows])
+    if output is None:
+        sys.stdout.write(buf.getvalue())
+    else:
+        runs.atomic_write_text(output, buf.getvalue())
+        _console().print(f"wrote {len(rows)} predictions to {output}")
+
+
+SORT_KEYS = {
+    "dir": lambda r: r.get("dir", ""),
+    "name": lambda r: r.get("name") or "",
+    "status": lambda r: r.get("status") or "",
+    "val": lambda r: _best_val(r) if _best_val(r) is not None else float("-inf"),
+    "test": lambda r: _test_metric(r) if _test_metric(r) is not None else float("-inf"),
+    "time": lambda r: r.get("wall_time") or 0.0,
+    "lr": lambda r: r.get("lr") or 0.0,
+}
+
+
+def _metric_name(r):
+    return "accuracy" if r.get("task") == "classification" else "r2"
+
+
+def _best_val(r):
+    return ((r.get("final") or {}).get("validation") or {}).get(_metric_name(r))
+
+
+def _test_metric(r):
+    return ((r.get("final") or {}).get("test") or {}).get(_metric_name(r))
+
+
+@app.command("runs")
+def runs_cmd(
+    directory: Annotated[Path, typer.Argument(help="The runs directory.")] = Path("runs"),
+    sort: Annotated[str, typer.Option("--sort", help=f"Sort by one of: {', '.join(SORT_KEYS)}.")] = "dir",
+    as_json: JsonOpt = False,
+):
+    """List runs with their status, main hyper-parameters and scores."""
+    from nncli import runs
+
+    if sort not in SORT_KEYS:
+        import difflib
+
+        close = difflib.get_close_matches(sort, list(SORT_KEYS), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise UsageError(f"--sort: expected one of {', '.join(SORT_KEYS)}, got '{sort}'{hint}")
+    rows = sorted(runs.list_runs(directory), key=SORT_KEYS[sort], reverse=sort in ("val", "test"))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} runs in {directory}", title_justify="left")
+    for col in ("run", "status", "dataset", "hidden", "optimizer", "lr", "epochs", "val", "test", "time"):
+        table.add_column(col, justify="right" if col in ("lr", "epochs", "val", "test", "time") else "left")
+    fmt = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
+    for r in rows:
+        status = r.get("status", "?") + (f" ({r['reason']})" if r.get("reason") else "")
+        table.add_row(Path(r["dir"]).name, status, str(r.get("dataset", "")), str(r.get("hidden", "")),
+                      str(r.get("optimizer", "")), str(r.get("lr", "")), str(r.get("epochs_run", "")),
+                      fmt(_best_val(r)), fmt(_test_metric(r)),
+                      f"{r['wall_time']:.1f}s" if r.get("wall_time") else "-")
+    _console().print(table)
+
+
+# ---------------------------------------------------------------- config
+@config_app.command("show")
+def config_show(config: Annotated[str, typer.Argument(help="Experiment YAML file, or -.")], set_: SetOpt = []):
+    """Print the fully resolved config (every default filled in)."""
+    from nncli.config import dump_config
+
+    typer.echo(dump_config(_load(config, set_)), nl=False)
+
+
+@config_app.command("validate")
+def config_validate(config: Annotated[str, typer.Argument(help="Experiment YAML file, or -.")], set_: SetOpt = []):
+    """Check a config without training; exit 0 when it is valid."""
+    _load(config, set_)
+    _console().print(f"{config}: ok")
+
+
+@config_app.command("schema")
+def config_schema():
+    """Print the JSON Schema of experiment files (for editors)."""
+    from nncli.config import config_schema as schema
+
+    typer.echo(json.dumps(schema(), indent=2))
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"nncli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit.")] = False):
+    pass
+
+
+def main() -> None:
+    """Run the app; user errors become one red line and their exit code, bugs keep tracebacks."""
+    try:
+        rc = app(standalone_mode=False)
+    except NncliError as e:
+        _report(e)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(EXIT_SIGINT)
+    except Exception as e:  # click's own usage errors
+        import click
+
+        if isinstance(e, click.exceptions.Abort):
+            sys.exit(EXIT_SIGINT)
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(EXIT_USAGE if isinstance(e, click.UsageError) else e.exit_code)
+        raise
+    sys.exit(rc if isinstance(rc, int) else 0)
+
+
+def _report(e: NncliError) -> None:
+    lines = str(e).splitlines() or [type(e).__name__]
+    if os.environ.get("NO_COLOR") or not sys.stderr.isatty():
+        print(f"error: {lines[0]}", file=sys.stderr)
+        for line in lines[1:]:
+            print(f"  {line}", file=sys.stderr)
+        return
+    from rich.text import Text
+
+    console = _console()
+    console.print(Text("error: ", style="bold red") + Text(lines[0]))
+    for line in lines[1:]:
+        console.print(Text(f"  {line}"))
