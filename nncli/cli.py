@@ -34,10 +34,14 @@ RunsDirOpt = Annotated[Path, typer.Option("--runs-dir", help="Where runs are sto
 RunArg = Annotated[str, typer.Argument(help="A run directory, or a run's name inside --runs-dir.")]
 
 
-def _console():
+def _console(stderr: bool = True):
+    """Messages and progress go to stderr; tables that are the command's result to stdout."""
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal:  # a pipe or a file has no width: do not squeeze tables into 80 columns
+        console.width = 160
+    return console
 
 
 def _load(config: str, overrides: list[str]):
@@ -177,8 +181,9 @@ def evaluate(
         return
     from rich.table import Table
 
-    console = _console()
-    table = Table(title=f"{result['run']} on {result['data']} ({result['samples']} samples)", title_justify="left")
+    console = _console(stderr=False)
+    console.print(f"{result['run']}\n{result['data']}, {result['samples']} samples")
+    table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in result.items():
@@ -193,7 +198,6 @@ def evaluate(
         for c, row in zip(result["classes"], result["confusion_matrix"]):
             cm.add_row(c, *map(str, row))
         console.print(cm)
-    typer.echo(json.dumps({k: v for k, v in result.items() if isinstance(v, (int, float))}))
 
 
 @app.command()
@@ -270,15 +274,15 @@ def runs_cmd(
 
     table = Table(title=f"{len(rows)} runs in {directory}", title_justify="left")
     for col in ("run", "status", "dataset", "hidden", "optimizer", "lr", "epochs", "val", "test", "time"):
-        table.add_column(col, justify="right" if col in ("lr", "epochs", "val", "test", "time") else "left")
+        table.add_column(col, justify="right" if col in ("lr", "epochs", "val", "test", "time") else "left",
+                         no_wrap=col != "run")
     fmt = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
     for r in rows:
-        status = r.get("status", "?") + (f" ({r['reason']})" if r.get("reason") else "")
-        table.add_row(Path(r["dir"]).name, status, str(r.get("dataset", "")), str(r.get("hidden", "")),
+        table.add_row(Path(r["dir"]).name, r.get("status", "?"), str(r.get("dataset", "")), str(r.get("hidden", "")),
                       str(r.get("optimizer", "")), str(r.get("lr", "")), str(r.get("epochs_run", "")),
                       fmt(_best_val(r)), fmt(_test_metric(r)),
                       f"{r['wall_time']:.1f}s" if r.get("wall_time") else "-")
-    _console().print(table)
+    _console(stderr=False).print(table)
 
 
 # ---------------------------------------------------------------- config

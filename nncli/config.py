@@ -210,7 +210,7 @@ class ModelConfig(_Section):
                                       "also the initial slope of prelu.", ge=0)
     maxout_pieces: int = _int(2, "Linear pieces per maxout unit (>= 2).", ge=2)
     init: _choice(("auto",) + INIT_NAMES) = Field(
-        "auto", description="Weight init; auto: he_normal for relu-like, xavier_normal otherwise.")
+        "auto", description="Weight init; auto: xavier_uniform (the Keras and scikit-learn default).")
     init_scale: float = _float(0.01, "Standard deviation of the plain `normal` init (> 0).", gt=0)
     dropout: _tagged(("_one", Rate), ("_list", list[Rate]), pick=_one_or_list) = Field(
         0.0, description="Dropout rate(s) in [0, 1) after each hidden layer; one or one per layer.")
@@ -306,8 +306,8 @@ class OptimizerConfig(_Section):
 class RegularizationConfig(_Section):
     """Penalties on the weights (never on biases)."""
 
-    l1: float = _float(0.0, "L1 penalty coefficient (>= 0).", ge=0)
-    l2: float = _float(0.0, "L2 penalty coefficient (>= 0).", ge=0)
+    l1: float = _float(0.0, "L1 penalty on weights (never biases): loss += l1 * sum|W| (>= 0).", ge=0)
+    l2: float = _float(0.0, "L2 penalty on weights (never biases): loss += l2/2 * sum W^2 (>= 0).", ge=0)
 
 
 class EarlyStoppingConfig(_Section):

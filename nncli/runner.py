@@ -444,16 +444,14 @@ def evaluate(run: str, data_file: str | None = None, runs_dir: str | Path = "run
     out = lr.net.predict(X)
     result = {"run": str(run_dir), "data": source, "task": task, "samples": int(len(X))}
     if task == "classification":
-        proba = lr.loss.link(out)
-        if proba.shape[1] == 1:
-            proba = np.hstack([1 - proba, proba])
+        proba = _probabilities(lr.loss.link(out))
         pred = proba.argmax(axis=1)
         labels = np.arange(len(lr.classes))
         p, r, f, support = metrics.precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
         result.update(
             accuracy=float(metrics.accuracy_score(y, pred)),
             precision_macro=float(p.mean()), recall_macro=float(r.mean()), f1_macro=float(f.mean()),
-            log_loss=float(metrics.log_loss(y, np.clip(proba.astype(np.float64), 1e-15, 1), labels=labels)),
+            log_loss=float(metrics.log_loss(y, proba, labels=labels)),
             per_class={str(c): {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
                                 "support": int(support[i])} for i, c in enumerate(lr.classes)},
             confusion_matrix=metrics.confusion_matrix(y, pred, labels=labels).tolist(),
@@ -466,15 +464,21 @@ def evaluate(run: str, data_file: str | None = None, runs_dir: str | Path = "run
     return result
 
 
+def _probabilities(p: np.ndarray) -> np.ndarray:
+    """Rows of class probabilities in float64 that sum to 1 (one sigmoid column -> two)."""
+    p = p.astype(np.float64)
+    if p.shape[1] == 1:
+        p = np.hstack([1 - p, p])
+    return p / p.sum(axis=1, keepdims=True)
+
+
 def predict(run: str, input_file: str, runs_dir: str | Path = "runs") -> tuple[list[str], list[list]]:
     """(header, rows) of predictions for a CSV of features: class and probabilities, or values."""
     run_dir, lr = load_run(run, runs_dir)
     X = read_features_csv(input_file, lr.meta["feature_names"], lr.cfg.data.label)
     out = lr.net.predict(lr.prep.transform(X, lr.cfg.training.dtype))
     if lr.meta["task"] == "classification":
-        proba = lr.loss.link(out)
-        if proba.shape[1] == 1:
-            proba = np.hstack([1 - proba, proba])
+        proba = _probabilities(lr.loss.link(out))
         pred = lr.classes[proba.argmax(axis=1)]
         header = ["prediction"] + [f"p_{c}" for c in lr.classes]
         rows = [[p.item() if hasattr(p, "item") else p] + [float(v) for v in row]
