@@ -131,6 +131,7 @@ def train(
     t0 = time.perf_counter()
     from nncli import runner
 
+    runner.preload()
     timings = {"imports": time.perf_counter() - t0}
     stop = runner.StopFlag()
 
