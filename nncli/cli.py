@@ -165,6 +165,57 @@ def train(
     typer.echo(json.dumps(summary, indent=2) if as_json else str(run_dir))
 
 
+@app.command()
+def sweep(
+    config: Annotated[str, typer.Argument(help="Experiment YAML file, or - to read it from stdin.")],
+    grid: Annotated[list[str], typer.Option(
+        "--grid", "-g", metavar="KEY=[V1,V2,...]",
+        help="A key and the values to try, e.g. optimizer.lr=[0.1,0.01] (repeatable: every combination runs).")],
+    set_: SetOpt = [],
+    runs_dir: RunsDirOpt = Path("runs"),
+    as_json: JsonOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but the results and errors.")] = False,
+):
+    """Train every combination of --grid values; prints each run directory as it finishes.
+
+    All combinations are validated before the first one trains. A run that diverges is marked
+    failed and the sweep goes on (exit 3 at the end); Ctrl-C stops the sweep.
+    """
+    import signal
+
+    from nncli import runner
+
+    runner.preload()
+    stop = runner.StopFlag()
+
+    def on_signal(signum, frame):
+        stop.signame = stop.signame or ("sigterm" if signum == signal.SIGTERM else "sigint")
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    text = sys.stdin.read() if config == "-" else None
+    configs = runner.sweep_configs(config, set_, grid, text=text)
+    console = _console()
+    command = " ".join(["nncli"] + sys.argv[1:])
+    results = []
+    for i, (combo, run_dir, summary) in enumerate(runner.sweep(configs, runs_dir=runs_dir, stop=stop,
+                                                              command=command), 1):
+        results.append({"overrides": combo, "dir": str(run_dir), **summary})
+        if not quiet:
+            val = _best_val(summary)
+            score = "" if val is None else f"  val {_metric_name(summary)} {val:.4f}"
+            console.print(f"[{i}/{len(configs)}] {' '.join(combo)}: {summary['status']}{score}")
+        if not as_json:
+            typer.echo(str(run_dir))
+    if as_json:
+        typer.echo(json.dumps(results, indent=2))
+    if not quiet and results:
+        best = max(results, key=lambda r: SORT_KEYS["val"](r))
+        console.print(f"best: {' '.join(best['overrides'])} -> {best['dir']}")
+    if any(r["status"] != "finished" for r in results):
+        raise typer.Exit(3)
+
+
 # ---------------------------------------------------------------- using runs
 @app.command()
 def evaluate(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import difflib
+import itertools
+import json
 import re
 from pathlib import Path
 from typing import Any, Sequence
@@ -379,6 +381,29 @@ def load_config(path: str | Path, overrides: Sequence[str] = (), text: str | Non
         lines = {k: v for k, v in lines.items() if k[:len(keys)] != keys}
         lines[keys] = f"override {item!r}"
     return validate(data, filename, lines)
+
+
+def read_config_text(path: str | Path) -> str:
+    """The text of an experiment file (size-capped), for callers that load it several times."""
+    return _read_text(Path(path))
+
+
+def expand_grid(grid: Sequence[str]) -> list[list[str]]:
+    """Each ``key=[v1, v2, ...]`` is one axis; returns the cartesian product as override lists.
+
+    ``["optimizer.lr=[0.1, 0.01]", "model.hidden=[[64], [128]]"]`` gives four lists such as
+    ``["optimizer.lr=0.1", "model.hidden=[64]"]``.
+    """
+    axes = []
+    for item in grid:
+        keys, text = _split_override(item)
+        key = _dotted(keys)
+        values, _ = _load(text, f"--grid {item!r}", empty=None)
+        if not isinstance(values, list) or not values:
+            raise _error(f"--grid {item!r}: expected a non-empty list of values, "
+                         f"e.g. {key}=[0.1, 0.01], got {_show(values)}")
+        axes.append([f"{key}={json.dumps(v)}" for v in values])
+    return [list(combo) for combo in itertools.product(*axes)]
 
 
 def config_to_dict(cfg: Config) -> dict:

@@ -328,7 +328,9 @@ def train(cfg: Config, *, runs_dir: str | Path = "runs", resume: str | None = No
         trainer.restore_best()
         _finish(run_dir, summary, parts, ds, "failed", "non_finite_loss", timings, t0,
                 extra={"diverged_at": {"epoch": e.epoch, "batch": e.batch}})
-        raise DivergedError(f"{e}; run {run_dir} marked failed; {DIVERGED_HINT}", e.epoch, e.batch) from None
+        err = DivergedError(f"{e}; run {run_dir} marked failed; {DIVERGED_HINT}", e.epoch, e.batch)
+        err.run_dir = run_dir
+        raise err from None
     except RunError as e:
         _mark(run_dir, summary, "failed", "disk_full" if "No space" in str(e) else f"error: {e}")
         raise
@@ -381,6 +383,44 @@ def _finish(run_dir, summary, parts, ds, status, reason, timings, t0, extra=None
                    wall_time=time.perf_counter() - t0, timings=timings, **(extra or {}))
     runs.write_summary(run_dir, summary)
     return summary
+
+
+# ---------------------------------------------------------------- sweeps
+def sweep_configs(path: str, overrides: list[str], grid: list[str], text: str | None = None):
+    """[(grid overrides, Config)] for every combination, all validated before any training.
+
+    Each run is named ``<name>-<i>`` unless the grid sets ``name`` itself.
+    """
+    from nncli.config import expand_grid, read_config_text
+
+    if text is None and path != "-":
+        text = read_config_text(path)
+    base = load_config(path, overrides, text=text)
+    combos = expand_grid(grid)
+    names_given = any(item.split("=", 1)[0].strip() == "name" for item in grid)
+    out = []
+    for i, combo in enumerate(combos, 1):
+        extra = [] if names_given else [f"name={base.name}-{i}"]
+        try:
+            out.append((combo, load_config(path, [*overrides, *combo, *extra], text=text)))
+        except ConfigError as e:
+            raise ConfigError(f"--grid combination {i} ({', '.join(combo)}): {e}") from None
+    return out
+
+
+def sweep(configs, *, runs_dir: str | Path = "runs", stop: StopFlag | None = None, command: str = "",
+          callbacks=()):
+    """Train each config in turn; yields (grid overrides, run dir, summary). A run that diverges
+    is recorded as failed and the sweep goes on; an interrupt ends the sweep."""
+    stop = stop or StopFlag()
+    for combo, cfg in configs:
+        try:
+            run_dir, summary = train(cfg, runs_dir=runs_dir, stop=stop, command=command,
+                                     callbacks=callbacks)
+        except DivergedError as e:
+            run_dir = e.run_dir
+            summary = runs.read_summary(run_dir)
+        yield combo, run_dir, summary
 
 
 # ---------------------------------------------------------------- using runs
