@@ -257,7 +257,8 @@ class Trainer:
             state.update({f"sched.{k}": v for k, v in self.schedule.state_dict().items()})
         meta = {"epoch": self.epoch, "batch": self.batch, "partial": self.partial, "wait": self.wait,
                 "rng": self.rng.bit_generator.state, "history": self.history,
-                "best": None if self.best is None else [self.best[0], self.best[1]]}
+                "best": None if self.best is None else [self.best[0], self.best[1]],
+                "stop_reason": self.stop_reason}
         state["trainer.meta"] = np.array(json.dumps(meta))
         if self.perm is not None:
             state["trainer.perm"] = self.perm
@@ -275,6 +276,7 @@ class Trainer:
         self.epoch, self.batch, self.partial, self.wait = meta["epoch"], meta["batch"], meta["partial"], meta["wait"]
         self.rng.bit_generator.state = meta["rng"]
         self.history = meta["history"]
+        self.stop_reason = meta.get("stop_reason")  # early stopping may have fired at the saved epoch
         self.perm = state.get("trainer.perm")
         self.best = None
         if meta["best"] is not None:
