@@ -22,7 +22,8 @@ from nncli.data import Dataset, Preprocessor, load_dataset, read_features_csv, r
 from nncli.errors import ConfigError, DataError, DivergedError, Interrupted, NncliError, RunError
 from nncli.losses import make_loss
 from nncli.model import Network, build_mlp
-from nncli.optim import make_optimizer, make_schedule
+from nncli.optim import make_optimizer
+from nncli.schedules import make_schedule
 from nncli.train import Callback, EarlyStopping, Trainer
 
 FUSED = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}

@@ -19,8 +19,9 @@ from sklearn.preprocessing import StandardScaler
 from nncli.activations import ACTIVATIONS
 from nncli.errors import DivergedError
 from nncli.losses import LOSSES, make_loss
-from nncli.model import BatchNorm, Dense, Dropout, build_mlp
-from nncli.optim import make_optimizer, make_schedule
+from nncli.model import BatchNorm, Dropout, build_mlp
+from nncli.optim import make_optimizer
+from nncli.schedules import make_schedule
 from nncli.train import Callback, EarlyStopping, Trainer
 
 

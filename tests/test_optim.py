@@ -13,7 +13,8 @@ import math
 import numpy as np
 import pytest
 
-from nncli.optim import OPTIMIZERS, SCHEDULES, Lookahead, make_optimizer, make_schedule
+from nncli.optim import OPTIMIZERS, Lookahead, make_optimizer
+from nncli.schedules import SCHEDULES, make_schedule
 
 P0 = [1.0, -2.0]
 G1 = [0.5, -1.0]

@@ -1,0 +1,114 @@
+"""Learning-rate schedules: the optimizer's rate set once per epoch."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nncli.activations import lookup
+
+class Schedule:
+    """Sets the optimizer's learning rate once per epoch: ``lr = rate(epoch)``, epoch from 0."""
+
+    def __init__(self, lr0: float, epochs: int = 1, **kw):
+        self.lr0, self.epochs = float(lr0), epochs
+        for key, default in self.defaults.items():
+            setattr(self, key, kw.get(key, default))
+
+    defaults: dict = {}
+
+    def rate(self, epoch: int, metric: float | None = None) -> float:
+        return self.lr0
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def load_state_dict(self, state) -> None:
+        pass
+
+
+class Constant(Schedule):
+    pass
+
+
+class Step(Schedule):
+    """lr0 * gamma ** (epoch // step_size); gamma 0.6 and step 1 is the notes' lr *= 0.6."""
+
+    defaults = {"step_size": 1, "gamma": 0.1}
+
+    def rate(self, epoch, metric=None):
+        return self.lr0 * self.gamma ** (epoch // self.step_size)
+
+
+class Exponential(Schedule):
+    """lr0 * gamma ** epoch"""
+
+    defaults = {"gamma": 0.1}
+
+    def rate(self, epoch, metric=None):
+        return self.lr0 * self.gamma ** epoch
+
+
+class InvScaling(Schedule):
+    """lr0 / (epoch + 1) ** power_t (scikit-learn's invscaling, counted in epochs)"""
+
+    defaults = {"power_t": 0.5}
+
+    def rate(self, epoch, metric=None):
+        return self.lr0 / (epoch + 1) ** self.power_t
+
+
+class Cosine(Schedule):
+    """Linear warm-up to lr0 over ``warmup`` epochs, then a half cosine down to min_lr."""
+
+    defaults = {"warmup": 0, "min_lr": 0.0}
+
+    def rate(self, epoch, metric=None):
+        if epoch < self.warmup:
+            return self.lr0 * (epoch + 1) / self.warmup
+        span = max(self.epochs - self.warmup, 1)
+        frac = min((epoch - self.warmup) / span, 1.0)
+        return self.min_lr + 0.5 * (self.lr0 - self.min_lr) * (1 + math.cos(math.pi * frac))
+
+
+class Plateau(Schedule):
+    """Cut lr by ``factor`` when the monitored loss has not improved by ``threshold`` for
+    more than ``patience`` epochs (scikit-learn's adaptive: factor 1/5, patience 2)."""
+
+    defaults = {"patience": 2, "factor": 0.2, "threshold": 1e-4, "min_lr": 0.0}
+
+    def __init__(self, lr0, epochs=1, **kw):
+        super().__init__(lr0, epochs, **kw)
+        self.lr, self.best, self.bad = self.lr0, math.inf, 0
+
+    def rate(self, epoch, metric=None):
+        if metric is not None and epoch > 0:
+            if metric < self.best - self.threshold:
+                self.best, self.bad = metric, 0
+            else:
+                self.bad += 1
+                if self.bad > self.patience:
+                    self.lr, self.bad = max(self.lr * self.factor, self.min_lr), 0
+        return self.lr
+
+    def state_dict(self):
+        return {"lr": np.array(self.lr), "best": np.array(self.best), "bad": np.array(self.bad)}
+
+    def load_state_dict(self, state):
+        self.lr, self.best, self.bad = float(state["lr"]), float(state["best"]), int(state["bad"])
+
+
+SCHEDULES = {
+    "constant": Constant,
+    "step": Step,
+    "exponential": Exponential,
+    "invscaling": InvScaling,
+    "cosine": Cosine,
+    "plateau": Plateau,
+}
+
+
+def make_schedule(name: str, lr0: float, epochs: int, **params) -> Schedule:
+    cls = lookup(SCHEDULES, name, "schedule")
+    return cls(lr0, epochs, **{k: v for k, v in params.items() if k in cls.defaults})
