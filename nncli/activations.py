@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import erf, expit
 
-from nncli.errors import ConfigError
+from nncli.errors import lookup
 
 
 class Activation:
@@ -203,17 +203,6 @@ ACTIVATIONS = {
 
 # Output heads applied by the network when the loss is not fused with them.
 OUTPUT_HEADS = {"identity": Identity, "sigmoid": Sigmoid, "softmax": Softmax}
-
-
-def lookup(registry: dict, name: str, what: str):
-    """The one lookup helper: the entry, or a ConfigError naming the choices."""
-    if name in registry:
-        return registry[name]
-    import difflib
-
-    close = difflib.get_close_matches(name, list(registry), n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    raise ConfigError(f"unknown {what} '{name}': expected one of {', '.join(sorted(registry))}{hint}")
 
 
 def make_activation(name: str, leaky_slope: float = 0.01, maxout_pieces: int = 2) -> Activation:

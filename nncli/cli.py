@@ -38,7 +38,9 @@ def _console(stderr: bool = True):
     """Messages and progress go to stderr; tables that are the command's result to stdout."""
     from rich.console import Console
 
-    console = Console(stderr=stderr, highlight=False)
+    # NO_COLOR asks for plain text: no colours, no styles
+    console = Console(stderr=stderr, highlight=False,
+                      color_system=None if os.environ.get("NO_COLOR") else "auto")
     if not console.is_terminal:  # a pipe or a file has no width: do not squeeze tables into 80 columns
         console.width = 160
     return console
@@ -144,7 +146,9 @@ def train(
     if resume is not None and set_ and cfg is None:
         raise UsageError("train: --set needs a config file; a resumed run keeps its saved config")
     console = _console()
-    mode = "none" if quiet or no_progress else ("bar" if console.is_terminal else "lines")
+    # a live bar redraws itself with cursor codes: on terminals only, and not under NO_COLOR
+    live = console.is_terminal and not os.environ.get("NO_COLOR")
+    mode = "none" if quiet or no_progress else ("bar" if live else "lines")
     callbacks, progress = [], None
     if mode != "none":
         cb, progress = _progress_callback(console, mode)
@@ -383,15 +387,25 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(EXIT_SIGINT)
     except Exception as e:  # click's own usage errors
-        import click
-
-        if isinstance(e, click.exceptions.Abort):
+        click_exception, usage_error, abort = _click_errors()
+        if isinstance(e, abort):
             sys.exit(EXIT_SIGINT)
-        if isinstance(e, click.ClickException):
+        if isinstance(e, click_exception):
             e.show()
-            sys.exit(EXIT_USAGE if isinstance(e, click.UsageError) else e.exit_code)
+            sys.exit(EXIT_USAGE if isinstance(e, usage_error) else e.exit_code)
         raise
     sys.exit(rc if isinstance(rc, int) else 0)
+
+
+def _click_errors() -> tuple[type, type, type]:
+    """(ClickException, UsageError, Abort) of the click that typer runs on: recent typer
+    versions carry their own copy of click, whose exceptions are not click's."""
+    try:
+        from typer import Abort
+        from typer._click.exceptions import ClickException, UsageError
+    except ImportError:
+        from click.exceptions import Abort, ClickException, UsageError
+    return ClickException, UsageError, Abort
 
 
 def _report(e: NncliError) -> None:

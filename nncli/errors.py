@@ -65,3 +65,14 @@ class Interrupted(NncliError):
         super().__init__(f"interrupted by {signame.upper()}")
         self.signame = signame
         self.exit_code = EXIT_SIGTERM if signame == "sigterm" else EXIT_SIGINT
+
+
+def lookup(registry: dict, name: str, what: str):
+    """The one lookup helper: the entry, or a ConfigError naming the choices."""
+    if name in registry:
+        return registry[name]
+    import difflib
+
+    close = difflib.get_close_matches(name, list(registry), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    raise ConfigError(f"unknown {what} '{name}': expected one of {', '.join(sorted(registry))}{hint}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-from nncli.activations import lookup
+from nncli.errors import lookup
 
 
 class Loss:

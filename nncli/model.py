@@ -14,7 +14,8 @@ import math
 
 import numpy as np
 
-from nncli.activations import OUTPUT_HEADS, Activation, lookup, make_activation
+from nncli.activations import OUTPUT_HEADS, Activation, make_activation
+from nncli.errors import lookup
 
 
 # ---------------------------------------------------------------- initializers

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from nncli.activations import lookup
+from nncli.errors import lookup
 
 
 class Optimizer:

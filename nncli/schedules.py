@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from nncli.activations import lookup
+from nncli.errors import lookup
 
 class Schedule:
     """Sets the optimizer's learning rate once per epoch: ``lr = rate(epoch)``, epoch from 0."""
