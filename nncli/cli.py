@@ -46,10 +46,17 @@ def _console(stderr: bool = True):
     return console
 
 
+def _read_stdin() -> str:
+    """Config text from stdin, read only just past the size limit: a pipe may never end."""
+    from nncli.config import MAX_CONFIG_BYTES
+
+    return sys.stdin.read(MAX_CONFIG_BYTES + 1)
+
+
 def _load(config: str, overrides: list[str]):
     from nncli.config import load_config
 
-    text = sys.stdin.read() if config == "-" else None
+    text = _read_stdin() if config == "-" else None
     return load_config(config, overrides, text=text)
 
 
@@ -197,7 +204,7 @@ def sweep(
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    text = sys.stdin.read() if config == "-" else None
+    text = _read_stdin() if config == "-" else None
     configs = runner.sweep_configs(config, set_, grid, text=text)
     console = _console()
     command = " ".join(["nncli"] + sys.argv[1:])

@@ -333,18 +333,28 @@ def train(cfg: Config, *, runs_dir: str | Path = "runs", resume: str | None = No
         err.run_dir = run_dir
         raise err from None
     except RunError as e:
-        _mark(run_dir, summary, "failed", "disk_full" if "No space" in str(e) else f"error: {e}")
+        _mark(run_dir, summary, "failed", _write_failure(e))
         raise
     except BaseException as e:
         _mark(run_dir, summary, "failed", f"error: {type(e).__name__}: {e}")
         raise
+    try:
+        if trainer.stop_training:
+            runs.save_checkpoint(run_dir, trainer.state_dict())
+        else:
+            summary = _finish(run_dir, summary, parts, ds, "finished", trainer.stop_reason, timings, t0)
+    except RunError as e:  # trained, but the results could not be written: the status must say so
+        _mark(run_dir, summary, "failed", _write_failure(e))
+        raise
     if trainer.stop_training:
         signame = stop.signame or "sigint"
-        runs.save_checkpoint(run_dir, trainer.state_dict())
         _mark(run_dir, summary, "killed", signame, epochs_run=trainer.epoch, resumable=True)
         raise Interrupted(signame)
-    summary = _finish(run_dir, summary, parts, ds, "finished", trainer.stop_reason, timings, t0)
     return run_dir, summary
+
+
+def _write_failure(e: RunError) -> str:
+    return "disk_full" if "No space" in str(e) else f"error: {e}"
 
 
 def _differences(a: dict, b: dict, prefix: str = "") -> list[str]:
