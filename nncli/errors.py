@@ -61,8 +61,8 @@ class DivergedError(NncliError):
 class Interrupted(NncliError):
     """Training was stopped by SIGINT or SIGTERM."""
 
-    def __init__(self, signame: str):
-        super().__init__(f"interrupted by {signame.upper()}")
+    def __init__(self, signame: str, detail: str = ""):
+        super().__init__(f"interrupted by {signame.upper()}" + (f"; {detail}" if detail else ""))
         self.signame = signame
         self.exit_code = EXIT_SIGTERM if signame == "sigterm" else EXIT_SIGINT
 

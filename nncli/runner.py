@@ -286,6 +286,7 @@ def train(cfg: Config, *, runs_dir: str | Path = "runs", resume: str | None = No
                               "resume with the run alone (nncli train --resume RUN)")
         cfg = saved
         state, _ = runs.load_checkpoint(run_dir)
+        runs.remove_temp_files(run_dir)
     ds = load_data(cfg)
     timings["data"] = time.perf_counter() - t0
     rng = np.random.default_rng(cfg.seed)
@@ -298,19 +299,25 @@ def train(cfg: Config, *, runs_dir: str | Path = "runs", resume: str | None = No
     if stop.signame:
         raise Interrupted(stop.signame)
 
+    now = time.strftime("%Y-%m-%dT%H:%M:%S")
     if resume is None:
         run_dir = runs.claim_run_dir(runs_dir, cfg.name)
-    summary = {
-        "name": cfg.name, "dir": str(run_dir), "status": "running", "reason": None,
-        "dataset": ds.source, "task": ds.task, "seed": cfg.seed, **hyper(cfg),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "command": command, "versions": versions(),
-        "n_params": int(parts.net.theta.size),
-        "samples": {"train": len(ds.X_train), "validation": len(ds.X_val), "test": len(ds.X_test)},
-    }
-    if parts.transfer:
-        summary["transfer"] = parts.transfer
-    if resume is None:
+        summary = {
+            "name": cfg.name, "dir": str(run_dir), "status": "running", "reason": None,
+            "dataset": ds.source, "task": ds.task, "seed": cfg.seed, **hyper(cfg),
+            "started": now, "command": command, "versions": versions(),
+            "n_params": int(parts.net.theta.size),
+            "samples": {"train": len(ds.X_train), "validation": len(ds.X_val), "test": len(ds.X_test)},
+        }
+        if parts.transfer:
+            summary["transfer"] = parts.transfer
         runs.atomic_write_text(run_dir / runs.CONFIG_FILE, dump_config(cfg))
+    else:  # the run keeps its history; each resume is recorded
+        summary = _previous_summary(run_dir)
+        summary["resumed"] = [*summary.get("resumed", []), {
+            "at": now, "epoch": parts.trainer.epoch, "batch": parts.trainer.batch, "command": command,
+            "versions": versions()}]
+        summary.update(status="running", reason=None, resumable=False)
     runs.write_summary(run_dir, summary)
 
     writer = runs.BackgroundWriter()
@@ -327,8 +334,12 @@ def train(cfg: Config, *, runs_dir: str | Path = "runs", resume: str | None = No
             writer.close()  # every pending write lands (or raises) before the status moves on
     except DivergedError as e:
         trainer.restore_best()
-        _finish(run_dir, summary, parts, ds, "failed", "non_finite_loss", timings, t0,
-                extra={"diverged_at": {"epoch": e.epoch, "batch": e.batch}})
+        try:
+            _finish(run_dir, summary, parts, ds, "failed", "non_finite_loss", timings, t0,
+                    extra={"diverged_at": {"epoch": e.epoch, "batch": e.batch}})
+        except RunError as w:
+            _mark(run_dir, summary, "failed", _write_failure(w))
+            raise
         err = DivergedError(f"{e}; run {run_dir} marked failed; {DIVERGED_HINT}", e.epoch, e.batch)
         err.run_dir = run_dir
         raise err from None
@@ -349,8 +360,16 @@ def train(cfg: Config, *, runs_dir: str | Path = "runs", resume: str | None = No
     if trainer.stop_training:
         signame = stop.signame or "sigint"
         _mark(run_dir, summary, "killed", signame, epochs_run=trainer.epoch, resumable=True)
-        raise Interrupted(signame)
+        raise Interrupted(signame, f"run {run_dir} saved at epoch {trainer.epoch + 1}, batch "
+                                   f"{trainer.batch}; continue it with: nncli train --resume {run_dir}")
     return run_dir, summary
+
+
+def _previous_summary(run_dir: Path) -> dict:
+    try:
+        return runs.read_summary(run_dir)
+    except RunError:  # damaged: start a fresh one rather than refuse to continue
+        return {"dir": str(run_dir)}
 
 
 def _write_failure(e: RunError) -> str:

@@ -300,8 +300,16 @@ def save_checkpoint(run_dir, arrays: dict) -> None:
     tmp = None
     try:
         tmp = _write_temp(path, data)  # complete on disk before the old one moves
-        if path.exists():
-            os.replace(path, prev)
+        if path.exists() and not (prev.exists() and os.path.samefile(path, prev)):
+            # keep the old one as prev through a hard link, so checkpoint.npz never disappears
+            # (when a killed rotation left both names on one file, prev already holds it)
+            link = path.with_name(f".{CHECKPOINT_PREV_FILE}.{secrets.token_hex(4)}.tmp")
+            os.link(path, link)
+            try:
+                os.replace(link, prev)
+            except BaseException:
+                _unlink(str(link))
+                raise
         os.replace(tmp, path)
     except OSError as e:
         if tmp is not None:
@@ -312,6 +320,12 @@ def save_checkpoint(run_dir, arrays: dict) -> None:
             _unlink(tmp)
         raise
     _fsync_dir(run_dir)
+
+
+def remove_temp_files(run_dir) -> None:
+    """Delete what a killed process left half-written (only this module's temporary files)."""
+    for p in Path(run_dir).glob(".*.tmp"):
+        _unlink(str(p))
 
 
 def load_checkpoint(run_dir) -> tuple[dict, str]:

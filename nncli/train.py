@@ -77,6 +77,11 @@ class Trainer:
     # ------------------------------------------------------------------ public
     def fit(self, X, y, X_val=None, y_val=None, sample_weight=None) -> list[dict]:
         """Train from the current position (epoch 0, or wherever a loaded state left off)."""
+        # overflow on the way to divergence is not worth a warning: the guard reports it
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self._fit(X, y, X_val, y_val, sample_weight)
+
+    def _fit(self, X, y, X_val, y_val, sample_weight):
         net = self.net
         X = np.ascontiguousarray(X, dtype=net.dtype)
         y = self._targets(y)

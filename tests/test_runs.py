@@ -28,6 +28,7 @@ from nncli.runs import (
     put_str,
     read_metrics_csv,
     read_summary,
+    remove_temp_files,
     resolve_run,
     save_checkpoint,
     save_npz,
@@ -351,3 +352,21 @@ def test_list_runs(tmp_path):
     expected = sorted([(a, "done"), (b, "unknown"), (c, "running")], key=lambda t: t[0].name)
     assert [(r["dir"], r["status"]) for r in got] == [(str(p), s) for p, s in expected]
     assert got[[r["dir"] for r in got].index(str(a))]["val_loss"] == 0.5
+
+
+def test_checkpoint_rotation_after_a_killed_rotation(tmp_path):
+    """A kill between the two renames leaves both names on one file; the next save copes."""
+    save_checkpoint(tmp_path, {"step": np.array(1)})
+    os.link(tmp_path / "checkpoint.npz", tmp_path / "checkpoint.prev.npz")  # the state a kill leaves
+    save_checkpoint(tmp_path, {"step": np.array(2)})
+    assert int(load_npz(tmp_path / "checkpoint.npz")["step"]) == 2
+    assert int(load_npz(tmp_path / "checkpoint.prev.npz")["step"]) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.npz", "checkpoint.prev.npz"]
+
+
+def test_remove_temp_files_only_touches_temporaries(tmp_path):
+    (tmp_path / ".checkpoint.npz.abc.tmp").write_bytes(b"half")
+    (tmp_path / "notes.tmp").write_text("mine")
+    (tmp_path / "config.yaml").write_text("name: x\n")
+    remove_temp_files(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml", "notes.tmp"]
