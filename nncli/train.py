@@ -140,6 +140,10 @@ class Trainer:
 
     def evaluate(self, X, y) -> dict:
         """Loss and metric on a dataset in evaluation mode."""
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self._evaluate(X, y)
+
+    def _evaluate(self, X, y) -> dict:
         y = self._targets(y)
         out = self.net.predict(X)
         loss = self.loss.forward(out, y)
