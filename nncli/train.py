@@ -19,6 +19,9 @@ import numpy as np
 from nncli.errors import DivergedError
 
 
+SMALL_GEMM = 4_000_000  # multiply-adds in a batch's largest product below which one BLAS thread is faster
+
+
 class Callback:
     """Hooks. Setting ``trainer.stop_training = True`` makes ``fit`` return after the current
     batch without finishing: the trainer's state is then exactly where it stopped, ready to be
@@ -56,13 +59,14 @@ class Trainer:
                  batch_size: int | None = 64, shuffle: bool = True, task: str = "classification",
                  l1: float = 0.0, l2: float = 0.0, clip_norm: float | None = None,
                  early_stopping: EarlyStopping | None = None, rng: np.random.Generator | None = None,
-                 callbacks=()):
+                 callbacks=(), threads: int | None = None):
         self.net, self.loss, self.optimizer, self.schedule = net, loss, optimizer, schedule
         self.epochs, self.batch_size, self.shuffle, self.task = epochs, batch_size, shuffle, task
         self.l1, self.l2, self.clip_norm = l1, l2, clip_norm
         self.early_stopping = early_stopping
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.callbacks = list(callbacks)
+        self.threads = threads  # BLAS threads while fitting; None: chosen from the layer sizes
         self.metric_name = "accuracy" if task == "classification" else "r2"
         self.history: list[dict] = []
         self.epoch = 0  # the next epoch to run
@@ -77,9 +81,22 @@ class Trainer:
     # ------------------------------------------------------------------ public
     def fit(self, X, y, X_val=None, y_val=None, sample_weight=None) -> list[dict]:
         """Train from the current position (epoch 0, or wherever a loaded state left off)."""
+        from threadpoolctl import threadpool_limits
+
         # overflow on the way to divergence is not worth a warning: the guard reports it
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
+                threadpool_limits(self._blas_threads(len(X)), user_api="blas"):
             return self._fit(X, y, X_val, y_val, sample_weight)
+
+    def _blas_threads(self, n: int) -> int | None:
+        """One BLAS thread when the largest matrix product of a batch is small: waking a second
+        thread then costs more than it saves, and many runs at once would oversubscribe the
+        cores. ``None`` leaves the BLAS default."""
+        if self.threads is not None:
+            return self.threads
+        bs = min(self.batch_size or n, n)
+        widest = max((layer.n_in * layer.n_out for layer in self.net.layers if hasattr(layer, "n_in")), default=0)
+        return 1 if bs * widest < SMALL_GEMM else None
 
     def _fit(self, X, y, X_val, y_val, sample_weight):
         net = self.net
