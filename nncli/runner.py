@@ -1,9 +1,9 @@
-"""The only place that turns a Config into objects and wires them together.
+"""Wires a Config to the run store: train into a run directory, resume one, run sweeps.
 
-``train`` loads the data, builds the network, loss, optimizer and schedule, claims a run
-directory and trains, keeping the run's files true at every moment: the status in
-summary.json always says what happened, and every write is atomic. ``evaluate`` and
-``predict`` rebuild a model from a run directory alone.
+``train`` loads the data, builds the parts (``build.py``), claims a run directory and trains,
+keeping the run's files true at every moment: the status in summary.json always says what
+happened, and every write is atomic. ``evaluate`` and ``predict`` (``inference.py``) rebuild a
+model from a run directory alone.
 """
 
 from __future__ import annotations
@@ -11,22 +11,25 @@ from __future__ import annotations
 import json
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from nncli import __version__, runs
+from nncli.build import Parts, build, load_data, targets
 from nncli.config import Config, config_to_dict, dump_config, load_config
-from nncli.data import Dataset, Preprocessor, load_dataset, read_features_csv, read_raw
-from nncli.errors import ConfigError, DataError, DivergedError, Interrupted, NncliError, RunError
-from nncli.losses import make_loss
-from nncli.model import Network, build_mlp
-from nncli.optim import make_optimizer
-from nncli.schedules import make_schedule
-from nncli.train import Callback, EarlyStopping, Trainer
+from nncli.data import Dataset
+from nncli.errors import (
+    ConfigError,
+    DivergedError,
+    Interrupted,
+    NncliError,
+    RunError,
+)
+from nncli.inference import evaluate, predict  # noqa: F401  (part of the runner's API)
+from nncli.train import Callback
 
-FUSED = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
 DIVERGED_HINT = "lower optimizer.lr, set optimizer.clip_norm, or scale the features (data.scaling: standard)"
 
 
@@ -37,147 +40,11 @@ class StopFlag:
     signame: str | None = None
 
 
-@dataclass
-class Parts:
-    """Everything built from a config and a dataset."""
-
-    net: Network
-    trainer: Trainer
-    sample_weight: np.ndarray | None
-    n_out: int
-    output: str
-    loss_name: str
-    transfer: dict = field(default_factory=dict)
-
-
 def preload() -> None:
     """Import what training will need, so that start-up cost is counted as imports."""
     import sklearn.datasets  # noqa: F401
     import sklearn.model_selection  # noqa: F401
     import sklearn.preprocessing  # noqa: F401
-
-
-# ---------------------------------------------------------------- building
-def resolve_loss_and_head(cfg: Config, task: str, n_classes: int) -> tuple[str, str, int]:
-    """(loss name, head the network applies itself, output units) for a task."""
-    loss = cfg.loss.name
-    if loss == "auto":
-        loss = "cross_entropy" if task == "classification" else "mse"
-    output = cfg.model.output
-    if task == "regression" and loss in FUSED:
-        raise ConfigError(f"loss.name: {loss} needs a classification task, got a regression dataset "
-                          "(use mse, mae, sse or huber)")
-    if loss in FUSED:
-        if output not in ("auto", FUSED[loss]):
-            raise ConfigError(f"model.output: {loss} computes {FUSED[loss]} itself from the logits; "
-                              f"expected auto or {FUSED[loss]}, got {output}")
-        n_out = 1 if loss == "binary_cross_entropy" and n_classes == 2 else n_classes
-        return loss, "identity", n_out
-    if task == "classification":
-        return loss, "sigmoid" if output == "auto" else output, n_classes
-    return loss, "identity" if output == "auto" else output, 0  # n_out set from y
-
-
-def classification_targets(y_codes: np.ndarray, loss: str, n_out: int) -> np.ndarray:
-    """Codes for softmax cross-entropy and binary BCE; one-hot rows for everything else."""
-    if loss == "cross_entropy" or n_out == 1:
-        return y_codes
-    onehot = np.zeros((len(y_codes), n_out), np.float64)
-    onehot[np.arange(len(y_codes)), y_codes] = 1
-    return onehot
-
-
-def class_weights(cfg: Config, ds: Dataset) -> np.ndarray | None:
-    cw = cfg.loss.class_weight
-    if cw is None:
-        return None
-    if ds.task != "classification":
-        raise ConfigError("loss.class_weight: class weights need a classification task")
-    if cw == "balanced":
-        from sklearn.utils.class_weight import compute_class_weight
-
-        codes = np.arange(len(ds.classes))
-        weights = compute_class_weight("balanced", classes=codes, y=ds.y_train)
-    else:
-        names = [str(c) for c in ds.classes]
-        unknown = sorted(set(cw) - set(names))
-        if unknown:
-            raise ConfigError(f"loss.class_weight: unknown class {unknown[0]!r}, expected labels among "
-                              f"{', '.join(names)}")
-        weights = np.array([cw.get(name, 1.0) for name in names])
-    return weights[ds.y_train]
-
-
-def build(cfg: Config, ds: Dataset, rng: np.random.Generator, callbacks=()) -> Parts:
-    m, o, t = cfg.model, cfg.optimizer, cfg.training
-    n_classes = len(ds.classes) if ds.classes is not None else 0
-    loss_name, head, n_out = resolve_loss_and_head(cfg, ds.task, n_classes)
-    if ds.task == "regression":
-        n_out = ds.y_train.shape[1]
-    if m.freeze > len(m.hidden) + 1:
-        raise ConfigError(f"model.freeze: expected at most {len(m.hidden) + 1} layers, got {m.freeze}")
-    net = build_mlp(
-        ds.X_train.shape[1], list(m.hidden), n_out, activation=m.activation, output=head,
-        dropout=m.dropout, batch_norm=m.batch_norm, bias=m.bias,
-        init=None if m.init == "auto" else m.init, init_scale=m.init_scale,
-        leaky_slope=m.leaky_slope, maxout_pieces=m.maxout_pieces, dtype=np.dtype(t.dtype), rng=rng)
-    transfer = {}
-    if m.init_from:
-        transfer = load_transfer(net, m.init_from)
-    if m.freeze:
-        net.freeze(m.freeze)
-    la = o.lookahead
-    optimizer = make_optimizer(
-        o.name, [net.trainable], o.lr, momentum=o.momentum, betas=o.betas, eps=o.eps, rho=o.rho,
-        weight_decay=o.weight_decay, final_lr=o.final_lr,
-        lookahead={"k": la.k, "alpha": la.alpha} if la else None)
-    s = o.schedule
-    schedule = make_schedule(s.name, o.lr, t.epochs, step_size=s.step_size, gamma=s.gamma,
-                             power_t=s.power_t, warmup=s.warmup, min_lr=s.min_lr,
-                             patience=s.patience, factor=s.factor, threshold=s.threshold)
-    es = None
-    if t.early_stopping.enabled:
-        monitor = t.early_stopping.monitor
-        if monitor.startswith("val_") and len(ds.X_val) == 0:
-            raise ConfigError(f"training.early_stopping.monitor: {monitor} needs a validation split; "
-                              "set data.validation > 0 or monitor loss")
-        wanted = "val_accuracy" if ds.task == "classification" else "val_r2"
-        if monitor not in ("val_loss", "loss", wanted):
-            raise ConfigError(f"training.early_stopping.monitor: expected val_loss, loss or {wanted} "
-                              f"for a {ds.task} task, got {monitor}")
-        es = EarlyStopping(monitor, t.early_stopping.patience, t.early_stopping.min_delta)
-    trainer = Trainer(
-        net, make_loss(loss_name, cfg.loss.huber_delta), optimizer, schedule, epochs=t.epochs,
-        batch_size=None if t.batch_size == "full" else t.batch_size, shuffle=t.shuffle,
-        task=ds.task, l1=cfg.regularization.l1, l2=cfg.regularization.l2, clip_norm=o.clip_norm,
-        early_stopping=es, rng=rng, callbacks=callbacks)
-    return Parts(net, trainer, class_weights(cfg, ds), n_out, head, loss_name, transfer)
-
-
-def load_transfer(net: Network, run: str) -> dict:
-    """Start from another run's weights wherever names and shapes match (a new head stays new)."""
-    run_dir = runs.resolve_run(run)
-    arrays = runs.load_npz(run_dir / runs.MODEL_FILE)
-    weights = {k[4:]: v for k, v in arrays.items() if k.startswith("net.")}
-    skipped = net.load_state_dict(weights, strict=False)
-    loaded = [k for k in net.state_dict() if k not in skipped]
-    if not loaded:
-        raise ConfigError(f"model.init_from: no layer of {run_dir} matches this model's shapes")
-    return {"from": str(run_dir), "loaded": loaded, "kept_new": skipped}
-
-
-def targets(parts: Parts, ds: Dataset, y: np.ndarray) -> np.ndarray:
-    if ds.task == "classification":
-        return classification_targets(y, parts.loss_name, parts.n_out)
-    return y
-
-
-def load_data(cfg: Config) -> Dataset:
-    d = cfg.data
-    return load_dataset(dataset=d.dataset, path=d.path, label=d.label, params=dict(d.params),
-                        task=d.task, validation=d.validation, test=d.test, scaling=d.scaling,
-                        polynomial=d.polynomial, subset=d.subset, seed=cfg.seed,
-                        dtype=cfg.training.dtype)
 
 
 # ---------------------------------------------------------------- training
@@ -453,114 +320,3 @@ def sweep(configs, *, runs_dir: str | Path = "runs", stop: StopFlag | None = Non
         yield combo, run_dir, summary
 
 
-# ---------------------------------------------------------------- using runs
-@dataclass
-class Loaded:
-    cfg: Config
-    net: Network
-    prep: Preprocessor
-    meta: dict
-    classes: np.ndarray | None
-    loss: object
-
-
-def load_run(run: str, runs_dir: str | Path = "runs") -> tuple[Path, Loaded]:
-    run_dir = runs.resolve_run(run, runs_dir)
-    cfg = load_config(run_dir / runs.CONFIG_FILE)
-    model_file = run_dir / runs.MODEL_FILE
-    if not model_file.is_file():
-        raise RunError(f"{run_dir}: no {runs.MODEL_FILE} (the run has not finished; "
-                       f"status in {runs.SUMMARY_FILE})")
-    arrays = runs.load_npz(model_file)
-    try:
-        meta = json.loads(runs.get_str(arrays["meta"]))
-        m = cfg.model
-        net = build_mlp(meta["n_in"], list(m.hidden), meta["n_out"], activation=m.activation,
-                        output=meta["output"], dropout=m.dropout, batch_norm=m.batch_norm, bias=m.bias,
-                        leaky_slope=m.leaky_slope, maxout_pieces=m.maxout_pieces,
-                        dtype=np.dtype(cfg.training.dtype))
-        net.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("net.")})
-        prep = Preprocessor.from_state_dict(arrays)
-    except (KeyError, ValueError, DataError) as e:
-        raise RunError(f"{model_file}: corrupt or not an nncli model ({e})") from e
-    return run_dir, Loaded(cfg, net, prep, meta, arrays.get("classes"),
-                           make_loss(meta["loss"], cfg.loss.huber_delta))
-
-
-def _encode_labels(y, classes, source) -> np.ndarray:
-    lookup = {str(c): i for i, c in enumerate(classes)}
-    y = np.asarray(y).reshape(-1)
-    keys = [str(v.item() if hasattr(v, "item") else v) for v in y]
-    keys = [k[:-2] if k.endswith(".0") and k[:-2] in lookup else k for k in keys]
-    unknown = sorted({k for k in keys if k not in lookup})
-    if unknown:
-        raise DataError(f"{source}: label {unknown[0]!r} is not a class the model knows "
-                        f"({', '.join(lookup)})")
-    return np.array([lookup[k] for k in keys])
-
-
-def evaluate(run: str, data_file: str | None = None, runs_dir: str | Path = "runs") -> dict:
-    """Score a saved run on its test split (recreated from the seed) or on another file."""
-    from sklearn import metrics
-
-    run_dir, lr = load_run(run, runs_dir)
-    task = lr.meta["task"]
-    if data_file is None:
-        ds = load_data(lr.cfg)
-        if len(ds.X_test) == 0:
-            raise DataError(f"{run_dir}: the run has no test split (data.test: 0); pass --data FILE")
-        X, y, source = ds.X_test, ds.y_test, f"test split of {ds.source}"
-    else:
-        X, y_raw, _, source = read_raw(dataset=None, path=data_file, label=lr.cfg.data.label, params={},
-                                       seed=lr.cfg.seed)
-        X = lr.prep.transform(X, lr.cfg.training.dtype)
-        if task == "classification":
-            y = _encode_labels(y_raw, lr.classes, source)
-        else:
-            y = np.asarray(y_raw, np.float64).reshape(len(X), -1)
-    out = lr.net.predict(X)
-    result = {"run": str(run_dir), "data": source, "task": task, "samples": int(len(X))}
-    if task == "classification":
-        proba = _probabilities(lr.loss.link(out))
-        pred = proba.argmax(axis=1)
-        labels = np.arange(len(lr.classes))
-        p, r, f, support = metrics.precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
-        result.update(
-            accuracy=float(metrics.accuracy_score(y, pred)),
-            precision_macro=float(p.mean()), recall_macro=float(r.mean()), f1_macro=float(f.mean()),
-            log_loss=float(metrics.log_loss(y, proba, labels=labels)),
-            per_class={str(c): {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
-                                "support": int(support[i])} for i, c in enumerate(lr.classes)},
-            confusion_matrix=metrics.confusion_matrix(y, pred, labels=labels).tolist(),
-            classes=[str(c) for c in lr.classes])
-    else:
-        y = y.reshape(len(out), -1)
-        mse = float(metrics.mean_squared_error(y, out))
-        result.update(mse=mse, rmse=mse ** 0.5, mae=float(metrics.mean_absolute_error(y, out)),
-                      r2=float(metrics.r2_score(y, out)))
-    return result
-
-
-def _probabilities(p: np.ndarray) -> np.ndarray:
-    """Rows of class probabilities in float64 that sum to 1 (one sigmoid column -> two)."""
-    p = p.astype(np.float64)
-    if p.shape[1] == 1:
-        p = np.hstack([1 - p, p])
-    return p / p.sum(axis=1, keepdims=True)
-
-
-def predict(run: str, input_file: str, runs_dir: str | Path = "runs") -> tuple[list[str], list[list]]:
-    """(header, rows) of predictions for a CSV of features: class and probabilities, or values."""
-    run_dir, lr = load_run(run, runs_dir)
-    X = read_features_csv(input_file, lr.meta["feature_names"], lr.cfg.data.label)
-    out = lr.net.predict(lr.prep.transform(X, lr.cfg.training.dtype))
-    if lr.meta["task"] == "classification":
-        proba = _probabilities(lr.loss.link(out))
-        pred = lr.classes[proba.argmax(axis=1)]
-        header = ["prediction"] + [f"p_{c}" for c in lr.classes]
-        rows = [[p.item() if hasattr(p, "item") else p] + [float(v) for v in row]
-                for p, row in zip(pred, proba)]
-    else:
-        header = ["prediction"] if out.shape[1] == 1 else [f"prediction_{i}" for i in range(out.shape[1])]
-        rows = [[float(v) for v in row] for row in out]
-    return header, rows
