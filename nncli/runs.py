@@ -1,7 +1,6 @@
-"""The runs/ store: claim a run directory, write and read its files atomically.
+"""The runs/ store: claim a run directory, write and read its files.
 
-Every write goes to a temporary file in the same directory, is fsynced and then renamed
-over the target, so a crash or a full disk never leaves a half-written file behind.
+Every write is atomic (``atomic.py``): a crash or a full disk never leaves a half-written file.
 """
 
 from __future__ import annotations
@@ -10,19 +9,27 @@ import csv
 import difflib
 import io
 import json
-import math
 import os
 import re
 import secrets
-import tempfile
 import time
-import zipfile
-import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from nncli.atomic import (  # noqa: F401  (re-exported: the run store's file primitives)
+    BackgroundWriter,
+    atomic_write_bytes,
+    atomic_write_text,
+    get_str,
+    load_npz,
+    npz_bytes,
+    put_str,
+    save_npz,
+    write_json,
+)
+from nncli.atomic import _unlink
 from nncli.errors import ConfigError, RunError
 
 CONFIG_FILE = "config.yaml"
@@ -67,134 +74,6 @@ def claim_run_dir(root: str | Path, name: str) -> Path:
             raise RunError(f"cannot create a run directory in {root}: {e.strerror or e}") from e
         return run_dir
     raise RunError(f"cannot create a run directory in {root}: {_CLAIM_TRIES} names were taken")
-
-
-# ---------------------------------------------------------------- atomic writes
-
-def _write_temp(path: Path, data: bytes) -> str:
-    """Write `data` to a fsynced temporary file beside `path`; return its name."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        try:
-            if hasattr(os, "fchmod"):
-                os.fchmod(fd, 0o644)  # mkstemp makes 0600; run files are meant to be shared
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except BaseException:
-        _unlink(tmp)
-        raise
-    return tmp
-
-
-def _unlink(name: str) -> None:
-    try:
-        os.unlink(name)
-    except OSError:
-        pass
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a rename durable; not every platform can open a directory, which is fine."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` in one step; on failure the old file stays as it was."""
-    path = Path(path)
-    tmp = None
-    try:
-        tmp = _write_temp(path, data)
-        os.replace(tmp, path)
-    except OSError as e:
-        if tmp is not None:
-            _unlink(tmp)
-        raise RunError(f"cannot write {path}: {e.strerror or e}") from e
-    except BaseException:
-        if tmp is not None:
-            _unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_text(path, text: str) -> None:
-    atomic_write_bytes(Path(path), text.encode("utf-8"))
-
-
-def _jsonable(obj: Any) -> Any:
-    """Plain JSON values; NaN and infinities become null (JSON has no spelling for them)."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return _jsonable(obj.item())
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
-def write_json(path, obj) -> None:
-    text = json.dumps(_jsonable(obj), indent=2, sort_keys=False, allow_nan=False)
-    atomic_write_text(path, text + "\n")
-
-
-def save_npz(path, arrays: dict[str, np.ndarray]) -> None:
-    """Write arrays to an .npz atomically; object arrays (which would need pickle) are refused."""
-    atomic_write_bytes(Path(path), _npz_bytes(arrays))
-
-
-def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    arrays = {k: np.asarray(v) for k, v in arrays.items()}
-    for k, a in arrays.items():
-        if a.dtype.hasobject:
-            raise TypeError(f"array '{k}' has dtype {a.dtype}; object arrays cannot be saved")
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return buf.getvalue()
-
-
-def load_npz(path) -> dict[str, np.ndarray]:
-    """All arrays of an .npz written by save_npz; anything else raises RunError."""
-    path = Path(path)
-    if not path.is_file():
-        raise RunError(f"{path}: no such file")
-    try:
-        z = np.load(path, allow_pickle=False)
-        if not isinstance(z, np.lib.npyio.NpzFile):
-            raise ValueError("a single array, not an .npz archive")
-        with z:
-            return {k: z[k] for k in z.files}
-    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
-        raise RunError(f"{path}: corrupt or not an nncli file ({e})") from e
-
-
-def put_str(s: str) -> np.ndarray:
-    """Text as a 0-d unicode array, storable in an .npz without pickle."""
-    return np.array(str(s), dtype=np.str_)
-
-
-def get_str(a) -> str:
-    a = np.asarray(a)
-    if a.shape != () or a.dtype.kind != "U":
-        raise RunError(f"expected text stored as a 0-d unicode array, got dtype {a.dtype} shape {a.shape}")
-    return str(a[()])
 
 
 # ---------------------------------------------------------------- metrics.csv
@@ -295,31 +174,8 @@ def read_summary(run_dir) -> dict:
 def save_checkpoint(run_dir, arrays: dict) -> None:
     """Write checkpoint.npz; the checkpoint it replaces is kept as checkpoint.prev.npz."""
     run_dir = Path(run_dir)
-    path, prev = run_dir / CHECKPOINT_FILE, run_dir / CHECKPOINT_PREV_FILE
-    data = _npz_bytes(arrays)
-    tmp = None
-    try:
-        tmp = _write_temp(path, data)  # complete on disk before the old one moves
-        if path.exists() and not (prev.exists() and os.path.samefile(path, prev)):
-            # keep the old one as prev through a hard link, so checkpoint.npz never disappears
-            # (when a killed rotation left both names on one file, prev already holds it)
-            link = path.with_name(f".{CHECKPOINT_PREV_FILE}.{secrets.token_hex(4)}.tmp")
-            os.link(path, link)
-            try:
-                os.replace(link, prev)
-            except BaseException:
-                _unlink(str(link))
-                raise
-        os.replace(tmp, path)
-    except OSError as e:
-        if tmp is not None:
-            _unlink(tmp)
-        raise RunError(f"cannot write {path}: {e.strerror or e}") from e
-    except BaseException:
-        if tmp is not None:
-            _unlink(tmp)
-        raise
-    _fsync_dir(run_dir)
+    atomic_write_bytes(run_dir / CHECKPOINT_FILE, npz_bytes(arrays),
+                       keep_previous=run_dir / CHECKPOINT_PREV_FILE)
 
 
 def remove_temp_files(run_dir) -> None:
@@ -392,56 +248,3 @@ def list_runs(root) -> list[dict]:
     return out
 
 
-# ---------------------------------------------------------------- writing off the hot path
-
-class BackgroundWriter:
-    """Runs file writes on one thread so a training loop never waits on the disk.
-
-    Writes under the same key coalesce: if a newer checkpoint is submitted before the older
-    one was written, only the newer is written. Writes are atomic, so what is on disk is always
-    a complete earlier state. The first error stops the writer and is raised by the next
-    ``submit`` or by ``close``, which waits for everything submitted to land.
-    """
-
-    def __init__(self):
-        import threading
-
-        self._pending: dict = {}
-        self._cond = threading.Condition()
-        self._error: BaseException | None = None
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name="nncli-writer", daemon=True)
-        self._thread.start()
-
-    def submit(self, key: str, fn, *args) -> None:
-        with self._cond:
-            if self._error is not None:
-                raise self._error
-            self._pending.pop(key, None)
-            self._pending[key] = (fn, args)
-            self._cond.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._pending and not self._closed:
-                    self._cond.wait()
-                if not self._pending:
-                    return
-                key = next(iter(self._pending))
-                fn, args = self._pending.pop(key)
-            try:
-                fn(*args)
-            except BaseException as e:  # handed to the training thread, never lost
-                with self._cond:
-                    self._error = e
-                    self._pending.clear()
-                    return
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify()
-        self._thread.join()
-        if self._error is not None:
-            raise self._error

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import yaml
 
-from nncli import runner, runs
+from nncli import atomic, runner, runs
 from nncli.cli import main
 from nncli.config import load_config
 from nncli.errors import Interrupted
@@ -426,7 +426,7 @@ def test_divergence_exits_3_and_marks_the_run(tmp_path, nncli):
 
 # ---------------------------------------------------------------- full disks
 class FullDisk:
-    """Stands in for the ``os`` module in nncli.runs: the first ``ok`` writes succeed, then
+    """Stands in for the ``os`` module in nncli.atomic: the first ``ok`` writes succeed, then
     every write fails with ENOSPC. At the first failure it records what the runs directory
     held, which must then stay exactly as it was."""
 
@@ -451,7 +451,7 @@ class FullDisk:
 def test_disk_full_mid_run_exits_4_and_keeps_earlier_files(ok, tmp_path, monkeypatch, nncli):
     cfg = write(tmp_path / "iris.yaml", IRIS.replace("epochs: 2", "epochs: 30"))
     disk = FullDisk(ok, tmp_path / "runs")
-    monkeypatch.setattr(runs, "os", disk)
+    monkeypatch.setattr(atomic, "os", disk)
     r = nncli("train", cfg, "--runs-dir", tmp_path / "runs", "--quiet")
     assert r.code == 4, r.err
     assert "No space left on device" in r.err
@@ -465,7 +465,7 @@ def test_disk_full_mid_run_exits_4_and_keeps_earlier_files(ok, tmp_path, monkeyp
 
 
 def test_disk_full_at_the_final_write_marks_the_run_and_resume_completes_it(tmp_path, monkeypatch, baselines, nncli):
-    real = runs._write_temp
+    real = atomic._write_temp
 
     def full_for_the_model(path, data):
         if Path(path).name == runs.MODEL_FILE:
@@ -473,7 +473,7 @@ def test_disk_full_at_the_final_write_marks_the_run_and_resume_completes_it(tmp_
         return real(path, data)
 
     cfg = write(tmp_path / "cfg.yaml", SMALL)
-    monkeypatch.setattr(runs, "_write_temp", full_for_the_model)
+    monkeypatch.setattr(atomic, "_write_temp", full_for_the_model)
     r = nncli("train", cfg, "--runs-dir", tmp_path / "runs", "--quiet")
     assert r.code == 4
     assert "No space left on device" in r.err and "model.npz" in r.err
@@ -483,7 +483,7 @@ def test_disk_full_at_the_final_write_marks_the_run_and_resume_completes_it(tmp_
     assert not (run / "model.npz").exists()
     assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
 
-    monkeypatch.setattr(runs, "_write_temp", real)  # space freed
+    monkeypatch.setattr(atomic, "_write_temp", real)  # space freed
     r = nncli("train", "--resume", run, "--runs-dir", tmp_path / "runs", "--quiet")
     assert r.code == 0, r.err
     assert summary_of(run)["status"] == "finished"
@@ -491,7 +491,7 @@ def test_disk_full_at_the_final_write_marks_the_run_and_resume_completes_it(tmp_
 
 
 def test_disk_full_when_saving_the_interrupted_state(tmp_path, monkeypatch, nncli):
-    real = runs._write_temp
+    real = atomic._write_temp
     stop = runner.StopFlag()
 
     def full_after_the_stop(path, data):
@@ -500,7 +500,7 @@ def test_disk_full_when_saving_the_interrupted_state(tmp_path, monkeypatch, nncl
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real(path, data)
 
-    monkeypatch.setattr(runs, "_write_temp", full_after_the_stop)
+    monkeypatch.setattr(atomic, "_write_temp", full_after_the_stop)
     cfg = load_config(write(tmp_path / "cfg.yaml", SMALL))
     with pytest.raises(runs.RunError, match="No space left on device"):
         runner.train(cfg, runs_dir=tmp_path / "runs", callbacks=[StopAt(stop, 2, 1)], stop=stop)
