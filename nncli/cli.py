@@ -61,6 +61,19 @@ def _load(config: str, overrides: list[str]):
 
 
 # ---------------------------------------------------------------- train
+def _stop_on_signals(stop):
+    """SIGINT and SIGTERM only raise a flag: training stops cleanly after the current batch,
+    and a second signal during clean-up changes nothing."""
+    import signal
+
+    def on_signal(signum, frame):
+        stop.signame = stop.signame or ("sigterm" if signum == signal.SIGTERM else "sigint")
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    return stop
+
+
 def _progress_callback(console, mode: str):
     """A training callback that reports progress: a live bar on a terminal, lines otherwise."""
     from nncli.train import Callback
@@ -75,8 +88,21 @@ def _progress_callback(console, mode: str):
 
     if mode == "lines":
         class Lines(Callback):
+            """About twenty lines for a whole run, and at least one every ten seconds."""
+
+            last, pending = 0.0, None
+
             def on_epoch_end(self, trainer, epoch, logs):
-                console.print(f"epoch {epoch + 1}/{trainer.epochs}  {describe(logs)}  {logs['seconds']:.2f}s")
+                now, every = time.monotonic(), max(1, trainer.epochs // 20)
+                self.pending = f"epoch {epoch + 1}/{trainer.epochs}  {describe(logs)}  {logs['seconds']:.2f}s"
+                if (epoch + 1) % every == 0 or epoch + 1 == trainer.epochs or now - self.last > 10:
+                    self.last = now
+                    console.print(self.pending)
+                    self.pending = None
+
+            def on_train_end(self, trainer):
+                if self.pending:  # stopped early: show where
+                    console.print(self.pending)
         return Lines(), None
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -133,8 +159,6 @@ def train(
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress output; final table only.")] = False,
 ):
     """Train an experiment; prints the run directory (or the summary with --json)."""
-    import signal
-
     if config is None and resume is None:
         raise UsageError("train: give a config file (or - for stdin), or --resume RUN")
     t0 = time.perf_counter()
@@ -142,13 +166,7 @@ def train(
 
     runner.preload()
     timings = {"imports": time.perf_counter() - t0}
-    stop = runner.StopFlag()
-
-    def on_signal(signum, frame):
-        stop.signame = stop.signame or ("sigterm" if signum == signal.SIGTERM else "sigint")
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = _stop_on_signals(runner.StopFlag())
     cfg = _load(config, set_) if config is not None else None
     if resume is not None and set_ and cfg is None:
         raise UsageError("train: --set needs a config file; a resumed run keeps its saved config")
@@ -192,18 +210,10 @@ def sweep(
     All combinations are validated before the first one trains. A run that diverges is marked
     failed and the sweep goes on (exit 3 at the end); Ctrl-C stops the sweep.
     """
-    import signal
-
     from nncli import runner
 
     runner.preload()
-    stop = runner.StopFlag()
-
-    def on_signal(signum, frame):
-        stop.signame = stop.signame or ("sigterm" if signum == signal.SIGTERM else "sigint")
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = _stop_on_signals(runner.StopFlag())
     text = _read_stdin() if config == "-" else None
     configs = runner.sweep_configs(config, set_, grid, text=text)
     console = _console()

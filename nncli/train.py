@@ -249,6 +249,8 @@ class Trainer:
     def _finish(self):
         if self.early_stopping and self.best is not None:
             self.restore_best()
+            if self.stop_reason:
+                self.stop_reason += f"; restored the weights of epoch {self.best[1]}"
         for cb in self.callbacks:
             cb.on_train_end(self)
 
