@@ -184,6 +184,9 @@ def read_raw(*, dataset, path, label, params, seed):
         bunch = _call_sklearn(name, getattr(skd, f"load_{name}"), params, {})
         X, y = np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target)
         names = [str(s) for s in getattr(bunch, "feature_names", [])] or [f"x{k}" for k in range(X.shape[1])]
+        labels = np.asarray(getattr(bunch, "target_names", []))
+        if DATASETS[name] == "classification" and labels.dtype.kind == "U":
+            y = labels[y]  # "setosa" rather than 0: predictions and reports speak the data's language
     else:
         out = _call_sklearn(name, getattr(skd, name), params, {"random_state": seed})
         X, y = np.asarray(out[0], dtype=np.float64), np.asarray(out[1])

@@ -179,7 +179,7 @@ def test_train_prints_only_the_run_dir_and_writes_every_file(tmp_path):
 
     arrays = load_arrays(run / "model.npz")
     assert arrays["net.dense0.W"].shape == (4, 8) and arrays["net.dense1.W"].shape == (8, 3)
-    assert arrays["classes"].tolist() == [0, 1, 2]
+    assert arrays["classes"].tolist() == ["setosa", "versicolor", "virginica"]  # the dataset's own class names
 
 
 def test_train_command_is_recorded(tmp_path, nncli):
@@ -305,7 +305,7 @@ def test_evaluate_matches_sklearn_on_the_recreated_test_split(iris_run, tmp_path
     assert got["log_loss"] == pytest.approx(metrics.log_loss(ds.y_test, proba, labels=[0, 1, 2]), rel=1e-5)
     summary = json.loads((run / "summary.json").read_text())
     assert got["accuracy"] == summary["final"]["test"]["accuracy"]
-    assert got["classes"] == ["0", "1", "2"]
+    assert got["classes"] == ["setosa", "versicolor", "virginica"]
 
 
 def test_evaluate_prints_no_warnings(iris_run, nncli):
@@ -327,7 +327,7 @@ def test_evaluate_on_a_csv_file(iris_run, tmp_path):
     with open(data, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(list(iris.feature_names) + ["species"])
-        w.writerows([list(map(float, x)) + [int(t)] for x, t in zip(X, y)])
+        w.writerows([list(map(float, x)) + [iris.target_names[t]] for x, t in zip(X, y)])
     result = invoke("evaluate", run, "--data", data, "--json")
     assert result.exit_code == 0, result.stderr
     got = json.loads(result.stdout)
@@ -383,14 +383,15 @@ def test_predict_classes_with_probabilities(iris_run, tmp_path):
     result = invoke("predict", run, "--input", data)
     assert result.exit_code == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert list(rows[0]) == ["prediction", "p_0", "p_1", "p_2"]
+    names = ["setosa", "versicolor", "virginica"]
+    assert list(rows[0]) == ["prediction"] + [f"p_{c}" for c in names]
     assert len(rows) == len(X)
-    proba = np.array([[float(r[f"p_{c}"]) for c in range(3)] for r in rows])
+    proba = np.array([[float(r[f"p_{c}"]) for c in names] for r in rows])
     np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-5)
     arrays = load_arrays(run / "model.npz")
     expected = softmax(forward(arrays, scale(arrays, X)))
     np.testing.assert_allclose(proba, expected, atol=1e-5)
-    assert [int(r["prediction"]) for r in rows] == expected.argmax(axis=1).tolist()
+    assert [r["prediction"] for r in rows] == [names[k] for k in expected.argmax(axis=1)]
 
 
 def test_predict_output_file_is_not_overwritten_without_force(iris_run, tmp_path, nncli):
@@ -405,7 +406,7 @@ def test_predict_output_file_is_not_overwritten_without_force(iris_run, tmp_path
     assert r.code == 0, r.err
     assert r.out == ""
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
-    assert len(rows) == len(X) and "p_2" in rows[0]
+    assert len(rows) == len(X) and "p_virginica" in rows[0]
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
