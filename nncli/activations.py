@@ -66,7 +66,7 @@ class Tanh(Activation):
 
 class ReLU(Activation):
     def forward(self, z, training=False):
-        self.a = np.maximum(z, 0)
+        self.a = np.maximum(z, 0, out=z)  # z is the layer's own fresh output: reuse it
         return self.a
 
     def backward(self, da):

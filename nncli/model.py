@@ -77,6 +77,7 @@ class Dense(Activation):
         self.init = lookup(INITIALIZERS, init, "initializer")
         self.init_scale = init_scale
         self.need_dx = True
+        self._ones = np.ones(0)
 
     def param_shapes(self):
         shapes = {"W": (self.n_in, self.n_out)}
@@ -102,7 +103,10 @@ class Dense(Activation):
         if not self.frozen:
             np.matmul(self.x.T, dz, out=self.grads["W"])  # dW = x.T @ dz
             if self.bias:
-                np.sum(dz, axis=0, out=self.grads["b"])  # db = sum over the batch
+                # db = sum over the batch, as ones @ dz: a BLAS call is faster than a reduction
+                if len(self._ones) != len(dz):
+                    self._ones = np.ones(len(dz), dz.dtype)
+                np.dot(self._ones, dz, out=self.grads["b"])
         return dz @ self.params["W"].T if self.need_dx else None  # dx = dz @ W.T
 
 

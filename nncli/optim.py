@@ -149,12 +149,13 @@ class Adam(Optimizer):
         if self.amsgrad:
             np.maximum(s["vmax"], v, out=s["vmax"])
             v = s["vmax"]
-        # denominator as PyTorch: sqrt(v) / sqrt(1 - b2^t) + eps
+        # PyTorch's step lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps), with sqrt(1-b2^t)
+        # multiplied through so that it costs no pass over the vector
+        root = math.sqrt(1 - b2 ** self.t)
         np.sqrt(v, out=buf)
-        buf *= 1 / math.sqrt(1 - b2 ** self.t)
-        buf += self.eps
+        buf += self.eps * root
         np.divide(m, buf, out=buf)
-        buf *= self.lr / (1 - b1 ** self.t)
+        buf *= self.lr * root / (1 - b1 ** self.t)
         p -= buf
 
     def state_dict(self):

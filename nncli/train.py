@@ -128,13 +128,13 @@ class Trainer:
             t0 = time.perf_counter()
             if self.batch == 0:
                 self._start_epoch(epoch, n)
-            if self.shuffle:
-                np.take(X, self.perm, axis=0, out=xbuf)
-                np.take(y, self.perm, axis=0, out=ybuf)
+            if self.shuffle:  # mode="clip": "raise" would copy the whole set to check the indices
+                np.take(X, self.perm, axis=0, out=xbuf, mode="clip")
+                np.take(y, self.perm, axis=0, out=ybuf, mode="clip")
                 if labels is not None:
-                    np.take(labels, self.perm, out=lbuf)
+                    np.take(labels, self.perm, out=lbuf, mode="clip")
                 if wbuf is not None:
-                    np.take(wsrc, self.perm, out=wbuf)
+                    np.take(wsrc, self.perm, out=wbuf, mode="clip")
             for b in range(self.batch, n_batches):
                 lo, hi = b * bs, min((b + 1) * bs, n)
                 wb = None if wbuf is None else wbuf[lo:hi]
