@@ -61,6 +61,9 @@ INITIALIZERS = {
     "lecun_uniform": _lecun_uniform,
     "normal": _small_normal,
 }
+# the same schemes under the names PyTorch (Kaiming He) and Keras (Xavier Glorot) use
+INITIALIZERS.update(kaiming_normal=_he_normal, kaiming_uniform=_he_uniform,
+                    glorot_normal=_xavier_normal, glorot_uniform=_xavier_uniform)
 
 DEFAULT_INIT = "xavier_uniform"  # Keras's and scikit-learn's default for every activation
 

@@ -38,7 +38,8 @@ OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", 
                    "amsgrad", "nadam", "radam", "adabound")
 SCHEDULE_NAMES = ("constant", "step", "exponential", "invscaling", "cosine", "plateau")
 INIT_NAMES = ("he_normal", "he_uniform", "xavier_normal", "xavier_uniform", "lecun_normal",
-              "lecun_uniform", "normal")
+              "lecun_uniform", "normal", "kaiming_normal", "kaiming_uniform", "glorot_normal",
+              "glorot_uniform")
 DATASET_NAMES = ("digits", "iris", "wine", "breast_cancer", "diabetes", "make_classification",
                  "make_regression", "make_moons", "make_circles", "make_blobs")
 
