@@ -13,19 +13,18 @@ import json
 import os
 import pty
 import re
-import signal
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from helpers import load_arrays, run_dirs, write
 from sklearn import metrics
 from typer.testing import CliRunner
 
-from nncli.cli import app, main
+from nncli.cli import app
 from nncli.config import config_to_dict, load_config
 from nncli.data import load_dataset
 
@@ -52,61 +51,12 @@ training: {epochs: 2, batch_size: 32}
 
 
 # ---------------------------------------------------------------- helpers
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture(autouse=True)
-def _restore_signal_handlers():
-    """`train` installs SIGINT/SIGTERM handlers; give pytest its own back afterwards."""
-    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    yield
-    for s, handler in saved.items():
-        signal.signal(s, handler)
-
-
-@pytest.fixture
-def nncli(capsys, monkeypatch):
-    """Run ``main()`` with these arguments; returns its exit code, stdout and stderr."""
-
-    def run(*args, stdin: str | None = None) -> Result:
-        monkeypatch.setattr(sys, "argv", ["nncli", *map(str, args)])
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin or ""))
-        capsys.readouterr()
-        try:
-            main()
-            code = 0
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        out, err = capsys.readouterr()
-        return Result(code, out, err)
-
-    return run
-
-
 def invoke(*args, stdin: str | None = None):
     """CliRunner on the app; re-raises what the command raised so failures show the cause."""
     result = CliRunner().invoke(app, [str(a) for a in args], input=stdin)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text)
-    return path
-
-
-def run_dirs(root: Path) -> list[Path]:
-    return sorted(p for p in root.iterdir() if p.is_dir()) if root.exists() else []
-
-
-def load_arrays(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
 
 
 def forward(arrays: dict, X: np.ndarray) -> np.ndarray:

@@ -8,7 +8,6 @@ signals and concurrency use real ``python -m nncli`` subprocesses.
 from __future__ import annotations
 
 import errno
-import io
 import json
 import os
 import signal
@@ -16,15 +15,14 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from helpers import load_arrays, run_dirs, write
 
 from nncli import atomic, runner, runs
-from nncli.cli import main
 from nncli.config import load_config
 from nncli.errors import Interrupted
 from nncli.train import Callback
@@ -69,59 +67,10 @@ training: {epochs: 2, batch_size: 16}
 
 
 # ---------------------------------------------------------------- helpers
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture(autouse=True)
-def _restore_signal_handlers():
-    """`train` installs SIGINT/SIGTERM handlers; give pytest its own back afterwards."""
-    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    yield
-    for s, handler in saved.items():
-        signal.signal(s, handler)
-
-
-@pytest.fixture
-def nncli(capsys, monkeypatch):
-    """Run ``main()`` with these arguments; returns its exit code, stdout and stderr."""
-
-    def run(*args, stdin: str | None = None) -> Result:
-        monkeypatch.setattr(sys, "argv", ["nncli", *map(str, args)])
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin or ""))
-        capsys.readouterr()
-        try:
-            main()
-            code = 0
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        out, err = capsys.readouterr()
-        return Result(code, out, err)
-
-    return run
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text)
-    return path
-
-
-def run_dirs(root: Path) -> list[Path]:
-    return sorted(p for p in root.iterdir() if p.is_dir()) if root.exists() else []
-
-
 def only_run(root: Path) -> Path:
     dirs = run_dirs(root)
     assert len(dirs) == 1, dirs
     return dirs[0]
-
-
-def load_arrays(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
 
 
 def summary_of(run: Path) -> dict:
