@@ -26,7 +26,7 @@ class ConfigError(NncliError):
 
     def __init__(self, message: str, problems: list[str] | None = None):
         super().__init__(message)
-        self.problems = problems or []
+        self.problems = problems if problems is not None else [message]
 
 
 class UsageError(NncliError):
