@@ -18,6 +18,7 @@ import typer
 
 from nncli import __version__
 from nncli.errors import EXIT_SIGINT, EXIT_USAGE, NncliError, UsageError
+from nncli.views import SORT_KEYS, val_metric, metric_name
 
 app = typer.Typer(
     name="nncli", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -77,14 +78,7 @@ def _stop_on_signals(stop):
 def _progress_callback(console, mode: str):
     """A training callback that reports progress: a live bar on a terminal, lines otherwise."""
     from nncli.train import Callback
-
-    def describe(logs):
-        parts = [f"loss {logs['loss']:.4f}"]
-        for key in ("val_loss", "val_accuracy", "val_r2"):
-            if key in logs:
-                parts.append(f"{key} {logs[key]:.4f}")
-        parts.append(f"lr {logs['lr']:.3g}")
-        return "  ".join(parts)
+    from nncli.views import describe
 
     if mode == "lines":
         class Lines(Callback):
@@ -126,24 +120,6 @@ def _progress_callback(console, mode: str):
             progress.update(self.task, completed=epoch + 1, info=describe(logs))
 
     return Bar(), progress
-
-
-def _final_table(console, summary: dict):
-    from rich.table import Table
-
-    final = summary.get("final") or {}
-    if not final:
-        return
-    metric = "accuracy" if summary.get("task") == "classification" else "r2"
-    table = Table(title=f"{summary['name']}: {summary['status']}", title_justify="left")
-    table.add_column("split")
-    table.add_column("loss", justify="right")
-    table.add_column(metric, justify="right")
-    for split, vals in final.items():
-        table.add_row(split, f"{vals['loss']:.4f}", f"{vals[metric]:.4f}")
-    console.print(table)
-    if summary.get("diagnosis"):
-        console.print(f"diagnosis: {summary['diagnosis']}")
 
 
 @app.command()
@@ -188,7 +164,13 @@ def train(
         if progress is not None:
             progress.stop()
     if not quiet:
-        _final_table(console, summary)
+        from nncli.views import final_table
+
+        table = final_table(summary)
+        if table is not None:
+            console.print(table)
+        if summary.get("diagnosis"):
+            console.print(f"diagnosis: {summary['diagnosis']}")
         if summary.get("reason"):
             console.print(f"stopped: {summary['reason']}")
     typer.echo(json.dumps(summary, indent=2) if as_json else str(run_dir))
@@ -223,8 +205,8 @@ def sweep(
                                                               command=command), 1):
         results.append({"overrides": combo, "dir": str(run_dir), **summary})
         if not quiet:
-            val = _best_val(summary)
-            score = "" if val is None else f"  val {_metric_name(summary)} {val:.4f}"
+            val = val_metric(summary)
+            score = "" if val is None else f"  val {metric_name(summary)} {val:.4f}"
             console.print(f"[{i}/{len(configs)}] {' '.join(combo)}: {summary['status']}{score}")
         if not as_json:
             typer.echo(str(run_dir))
@@ -252,25 +234,12 @@ def evaluate(
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
-    from rich.table import Table
+    from nncli.views import evaluation_tables
 
     console = _console(stderr=False)
     console.print(f"{result['run']}\n{result['data']}, {result['samples']} samples")
-    table = Table()
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key, value in result.items():
-        if isinstance(value, float):
-            table.add_row(key, f"{value:.4f}")
-    console.print(table)
-    if "confusion_matrix" in result:
-        cm = Table(title="confusion matrix (rows: true, columns: predicted)", title_justify="left")
-        cm.add_column("")
-        for c in result["classes"]:
-            cm.add_column(c, justify="right")
-        for c, row in zip(result["classes"], result["confusion_matrix"]):
-            cm.add_row(c, *map(str, row))
-        console.print(cm)
+    for table in evaluation_tables(result):
+        console.print(table)
 
 
 @app.command()
@@ -301,29 +270,6 @@ def predict(
         _console().print(f"wrote {len(rows)} predictions to {output}")
 
 
-SORT_KEYS = {
-    "dir": lambda r: r.get("dir", ""),
-    "name": lambda r: r.get("name") or "",
-    "status": lambda r: r.get("status") or "",
-    "val": lambda r: _best_val(r) if _best_val(r) is not None else float("-inf"),
-    "test": lambda r: _test_metric(r) if _test_metric(r) is not None else float("-inf"),
-    "time": lambda r: r.get("wall_time") or 0.0,
-    "lr": lambda r: r.get("lr") or 0.0,
-}
-
-
-def _metric_name(r):
-    return "accuracy" if r.get("task") == "classification" else "r2"
-
-
-def _best_val(r):
-    return ((r.get("final") or {}).get("validation") or {}).get(_metric_name(r))
-
-
-def _test_metric(r):
-    return ((r.get("final") or {}).get("test") or {}).get(_metric_name(r))
-
-
 @app.command("runs")
 def runs_cmd(
     directory: Annotated[Path, typer.Argument(help="The runs directory.")] = Path("runs"),
@@ -343,19 +289,9 @@ def runs_cmd(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    from rich.table import Table
+    from nncli.views import runs_table
 
-    table = Table(title=f"{len(rows)} runs in {directory}", title_justify="left")
-    for col in ("run", "status", "dataset", "hidden", "optimizer", "lr", "epochs", "val", "test", "time"):
-        table.add_column(col, justify="right" if col in ("lr", "epochs", "val", "test", "time") else "left",
-                         no_wrap=col != "run")
-    fmt = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
-    for r in rows:
-        table.add_row(Path(r["dir"]).name, r.get("status", "?"), str(r.get("dataset", "")), str(r.get("hidden", "")),
-                      str(r.get("optimizer", "")), str(r.get("lr", "")), str(r.get("epochs_run", "")),
-                      fmt(_best_val(r)), fmt(_test_metric(r)),
-                      f"{r['wall_time']:.1f}s" if r.get("wall_time") else "-")
-    _console(stderr=False).print(table)
+    _console(stderr=False).print(runs_table(rows, directory))
 
 
 # ---------------------------------------------------------------- config
