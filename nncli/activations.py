@@ -66,11 +66,14 @@ class Tanh(Activation):
 
 class ReLU(Activation):
     def forward(self, z, training=False):
-        self.a = np.maximum(z, 0, out=z)  # z is the layer's own fresh output: reuse it
-        return self.a
+        # z is the layer's own fresh output: zero its negatives in place; the mask is also
+        # the derivative (a compare and a multiply beat np.maximum here)
+        self.mask = z > 0
+        return np.multiply(z, self.mask, out=z)
 
     def backward(self, da):
-        da *= self.a > 0
+        # relu'(z) = 1 where z > 0, else 0
+        da *= self.mask
         return da
 
 
