@@ -49,30 +49,41 @@ class SoftmaxCrossEntropy(Loss):
         e = np.exp(z - z.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
 
+    rows = ones = np.zeros(0)
+
     def forward(self, z, y, w=None):
-        # z: (batch, classes). log softmax = z - max - log(sum(exp(z - max))): finite for any finite z
-        n = len(y)
+        # z: (batch, classes). log sum exp z = m + log sum exp(z - m): finite for any finite z.
+        # m is the batch's largest logit (one cheap reduction); only if some row lies so far
+        # below it that its exponentials would lose precision, each row is shifted by its own max.
+        n, c = z.shape
         if len(self.rows) != n:
             self.rows = np.arange(n)
-        m = z.max(axis=1, keepdims=True)
+        if len(self.ones) != c or self.ones.dtype != z.dtype:
+            self.ones = np.ones(c, z.dtype)
+        self.flat = self.rows * c + y  # index of each sample's true-class logit in z.ravel()
+        m = z.max()
         e = np.subtract(z, m)
         np.exp(e, out=e)
-        s = e.sum(axis=1)
+        s = e @ self.ones  # row sums as a matrix-vector product: faster than a reduction
+        if s.min() < 1e-20:
+            m = z.max(axis=1)
+            np.subtract(z, m[:, None], out=e)
+            np.exp(e, out=e)
+            s = e @ self.ones
+        picked = z.ravel().take(self.flat)
+        picked -= m  # z_y - m first: exact when they are close, whatever their size
         per_sample = np.log(s)
-        per_sample += m[:, 0]
-        per_sample -= z[self.rows, y]
+        per_sample -= picked
         # keep softmax / n: the gradient below then needs no second pass to apply the 1/n
         s *= n
         e /= s[:, None]
-        self.p, self.y, self.w = e, y, w
+        self.p, self.n, self.w = e, n, w
         return self._weighted_mean(per_sample, w)
-
-    rows = np.arange(0)
 
     def backward(self):
         # d loss / d z = (softmax(z) - onehot(y)) / n, and self.p already holds softmax(z) / n
         grad = self.p
-        grad[self.rows, self.y] -= 1.0 / len(self.y)
+        grad.ravel()[self.flat] -= 1.0 / self.n
         if self.w is not None:
             grad *= self.w[:, None]
         return grad

@@ -598,3 +598,19 @@ def test_sigmoid_bce_extreme_logits(z, data):
     grad = loss.backward()
     assert np.isfinite(grad).all()
     np.testing.assert_allclose(grad, (expit(z) - y) / z.size, atol=1e-15)
+
+
+def test_softmax_cross_entropy_rows_far_apart_take_the_per_row_path():
+    """One row's logits a thousand below another's: shifting by the batch max would underflow
+    the far row to exp(-1000) = 0, so that row must be shifted by its own max."""
+    z = np.array([[1000.0, 999.0, 998.0], [-1000.0, -1001.0, -1003.0]], dtype=np.float32)
+    y = np.array([0, 2])
+    loss = make_loss("cross_entropy")
+    value = loss.forward(z, y)
+    z64 = z.astype(np.float64)
+    lse = z64.max(axis=1) + np.log(np.exp(z64 - z64.max(axis=1, keepdims=True)).sum(axis=1))
+    assert value == pytest.approx(np.mean(lse - z64[[0, 1], y]), rel=1e-6)
+    grad = loss.backward()
+    p = np.exp(z64 - lse[:, None])
+    p[[0, 1], y] -= 1
+    np.testing.assert_allclose(grad, p / 2, atol=1e-6)
