@@ -186,13 +186,8 @@ class Trainer:
         out = net.forward(xb, training=True)
         loss = self.loss.forward(out, yb, wb)
         net.backward(self.loss.backward())
-        w, gw = net.weights
-        if self.l2:
-            loss += 0.5 * self.l2 * float(np.dot(w, w))
-            gw += self.l2 * w
-        if self.l1:
-            loss += self.l1 * float(np.abs(w).sum())
-            gw += self.l1 * np.sign(w)
+        if self.l2 or self.l1:
+            loss += self._penalty()
         if not math.isfinite(loss):
             raise DivergedError(f"the training loss became {loss} at epoch {epoch + 1}, batch {b + 1}",
                                 epoch + 1, b + 1)
@@ -205,6 +200,18 @@ class Trainer:
         self.partial[0] += loss * len(xb)
         self.partial[2] += len(xb)
         return out
+
+    def _penalty(self) -> float:
+        """Add the L1/L2 gradients of the weights (never biases); return the penalty's value."""
+        w, gw = self.net.weights
+        value = 0.0
+        if self.l2:
+            value += 0.5 * self.l2 * float(np.dot(w, w))
+            gw += self.l2 * w
+        if self.l1:
+            value += self.l1 * float(np.abs(w).sum())
+            gw += self.l1 * np.sign(w)
+        return value
 
     def _end_epoch(self, epoch, n, sst, val, seconds):
         if not np.isfinite(self.net.theta).all():
