@@ -49,18 +49,17 @@ class SoftmaxCrossEntropy(Loss):
         e = np.exp(z - z.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
 
-    rows = ones = np.zeros(0)
+    row_starts = ones = np.zeros(0)
 
     def forward(self, z, y, w=None):
         # z: (batch, classes). log sum exp z = m + log sum exp(z - m): finite for any finite z.
         # m is the batch's largest logit (one cheap reduction); only if some row lies so far
         # below it that its exponentials would lose precision, each row is shifted by its own max.
         n, c = z.shape
-        if len(self.rows) != n:
-            self.rows = np.arange(n)
-        if len(self.ones) != c or self.ones.dtype != z.dtype:
+        if self.row_starts.shape != (n,) or len(self.ones) != c or self.ones.dtype != z.dtype:
+            self.row_starts = np.arange(0, n * c, c)
             self.ones = np.ones(c, z.dtype)
-        self.flat = self.rows * c + y  # index of each sample's true-class logit in z.ravel()
+        self.flat = self.row_starts + y  # index of each sample's true-class logit in z.ravel()
         m = z.max()
         e = np.subtract(z, m)
         np.exp(e, out=e)
