@@ -290,8 +290,13 @@ class Trainer:
         state.update({f"opt.{k}": v for k, v in self.optimizer.state_dict().items()})
         if self.schedule is not None:
             state.update({f"sched.{k}": v for k, v in self.schedule.state_dict().items()})
+        # the history as a number table: serialising it as text every epoch would cost more
+        # than the epoch itself on small data
+        columns = list(self.history[0]) if self.history else []
+        state["trainer.history"] = np.array([[row.get(c, np.nan) for c in columns] for row in self.history],
+                                            np.float64).reshape(len(self.history), len(columns))
         meta = {"epoch": self.epoch, "batch": self.batch, "partial": self.partial, "wait": self.wait,
-                "rng": self.rng.bit_generator.state, "history": self.history,
+                "rng": self.rng.bit_generator.state, "history_columns": columns,
                 "best": None if self.best is None else [self.best[0], self.best[1]],
                 "stop_reason": self.stop_reason}
         state["trainer.meta"] = np.array(json.dumps(meta))
@@ -310,7 +315,9 @@ class Trainer:
         meta = json.loads(str(state["trainer.meta"]))
         self.epoch, self.batch, self.partial, self.wait = meta["epoch"], meta["batch"], meta["partial"], meta["wait"]
         self.rng.bit_generator.state = meta["rng"]
-        self.history = meta["history"]
+        columns = meta["history_columns"]
+        self.history = [{c: int(v) if c == "epoch" else float(v) for c, v in zip(columns, row)}
+                        for row in state["trainer.history"]]
         self.stop_reason = meta.get("stop_reason")  # early stopping may have fired at the saved epoch
         self.perm = state.get("trainer.perm")
         self.best = None
