@@ -100,24 +100,22 @@ class Trainer:
 
     def _fit(self, X, y, X_val, y_val, sample_weight):
         net = self.net
-        X = np.ascontiguousarray(X, dtype=net.dtype)
-        y = self._targets(y)
-        n = len(X)
+        data = {"x": np.ascontiguousarray(X, dtype=net.dtype), "y": self._targets(y)}
+        n = len(data["x"])
         bs = n if not self.batch_size else min(self.batch_size, n)
-        labels = self._labels(y) if self.task == "classification" else None
-        y_mean = None if labels is not None else y.mean(axis=0)
-        sst = None if labels is not None else float(((y - y_mean) ** 2).sum())
+        sst = None  # regression: total sum of squares, for the running R^2
+        if self.task == "classification":
+            data["labels"] = self._labels(data["y"])
+        else:
+            y = data["y"]
+            sst = float(((y - y.mean(axis=0)) ** 2).sum())
+        if sample_weight is not None:
+            data["w"] = np.asarray(sample_weight, net.dtype)
         val = None
         if X_val is not None and len(X_val):
-            yv = self._targets(y_val)
-            val = (np.asarray(X_val, net.dtype), yv, self._labels(yv) if labels is not None else None)
-        # one reused buffer holds the shuffled training set; batches are views into it
-        xbuf, ybuf = (np.empty_like(X), np.empty_like(y)) if self.shuffle else (X, y)
-        lbuf = np.empty_like(labels) if labels is not None and self.shuffle else labels
-        wbuf = None if sample_weight is None else np.asarray(sample_weight, net.dtype)
-        wsrc = wbuf
-        if wbuf is not None and self.shuffle:
-            wbuf = np.empty_like(wsrc)
+            val = (np.asarray(X_val, net.dtype), self._targets(y_val))
+        # one reused buffer per array holds the shuffled training set; batches are views into it
+        batches = {k: np.empty_like(a) for k, a in data.items()} if self.shuffle else data
         self.stop_training = False
         for cb in self.callbacks:
             cb.on_train_begin(self)
@@ -129,20 +127,16 @@ class Trainer:
             if self.batch == 0:
                 self._start_epoch(epoch, n)
             if self.shuffle:  # mode="clip": "raise" would copy the whole set to check the indices
-                np.take(X, self.perm, axis=0, out=xbuf, mode="clip")
-                np.take(y, self.perm, axis=0, out=ybuf, mode="clip")
-                if labels is not None:
-                    np.take(labels, self.perm, out=lbuf, mode="clip")
-                if wbuf is not None:
-                    np.take(wsrc, self.perm, out=wbuf, mode="clip")
+                for k, a in data.items():
+                    np.take(a, self.perm, axis=0, out=batches[k], mode="clip")
+            xs, ys, ws, ls = batches["x"], batches["y"], batches.get("w"), batches.get("labels")
             for b in range(self.batch, n_batches):
                 lo, hi = b * bs, min((b + 1) * bs, n)
-                wb = None if wbuf is None else wbuf[lo:hi]
-                out = self._step(xbuf[lo:hi], ybuf[lo:hi], wb, epoch, b)
-                if labels is not None:
-                    self.partial[1] += accuracy_counts(out, lbuf[lo:hi], self.loss.threshold)
+                out = self._step(xs[lo:hi], ys[lo:hi], None if ws is None else ws[lo:hi], epoch, b)
+                if ls is not None:
+                    self.partial[1] += accuracy_counts(out, ls[lo:hi], self.loss.threshold)
                 else:
-                    d = out - ybuf[lo:hi]
+                    d = out - ys[lo:hi]
                     self.partial[1] += float(np.vdot(d, d))
                 self.batch = b + 1
                 for cb in self.callbacks:
@@ -223,7 +217,7 @@ class Trainer:
         else:
             logs["r2"] = 1 - total_metric / sst if sst else 0.0
         if val is not None:
-            X_val, y_val, _ = val
+            X_val, y_val = val
             v = self.evaluate(X_val, y_val)
             logs["val_loss"], logs[f"val_{self.metric_name}"] = v["loss"], v[self.metric_name]
         logs["lr"] = float(self.optimizer.lr)
