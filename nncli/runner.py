@@ -218,17 +218,23 @@ def train(cfg: Config, *, runs_dir: str | Path = "runs", resume: str | None = No
         raise
     try:
         if trainer.stop_training:
+            # the exact state to resume from first; then, like a finished run, the model so far
+            # (the best epoch's weights under early stopping) so evaluate and predict work on it
             runs.save_checkpoint(run_dir, trainer.state_dict())
+            if trainer.early_stopping:
+                trainer.restore_best()
+            signame = stop.signame or "sigint"
+            _finish(run_dir, summary, parts, ds, "killed", signame, timings, t0, extra={"resumable": True})
         else:
             summary = _finish(run_dir, summary, parts, ds, "finished", trainer.stop_reason, timings, t0)
     except RunError as e:  # trained, but the results could not be written: the status must say so
         _mark(run_dir, summary, "failed", _write_failure(e))
         raise
     if trainer.stop_training:
-        signame = stop.signame or "sigint"
-        _mark(run_dir, summary, "killed", signame, epochs_run=trainer.epoch, resumable=True)
-        raise Interrupted(signame, f"run {run_dir} saved at epoch {trainer.epoch + 1}, batch "
-                                   f"{trainer.batch}; continue it with: nncli train --resume {run_dir}")
+        where = f"after epoch {trainer.epoch}" if trainer.batch == 0 else \
+            f"in epoch {trainer.epoch + 1} after batch {trainer.batch}"
+        raise Interrupted(signame, f"run {run_dir} saved {where}; "
+                                   f"continue it with: nncli train --resume {run_dir}")
     return run_dir, summary
 
 
