@@ -73,6 +73,7 @@ class SoftmaxCrossEntropy(Loss):
         picked -= m  # z_y - m first: exact when they are close, whatever their size
         per_sample = np.log(s)
         per_sample -= picked
+        np.maximum(per_sample, 0, out=per_sample)  # >= 0 in exact arithmetic; rounding can dip below
         # keep softmax / n: the gradient below then needs no second pass to apply the 1/n
         s *= n
         e /= s[:, None]
