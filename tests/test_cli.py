@@ -609,3 +609,37 @@ def test_sweep_goes_on_after_a_diverged_run_and_exits_3(tmp_path, nncli):
     results = json.loads(r.out)
     assert [x["status"] for x in results] == ["failed", "finished"]
     assert results[0]["reason"] == "non_finite_loss"
+
+
+# ---------------------------------------------------------------- transfer learning
+def test_transfer_learning_freezes_the_first_layer_and_renews_a_head_of_another_size(tmp_path, nncli):
+    base_cfg = write(tmp_path / "base.yaml", "name: base\ndata: {dataset: digits, subset: 400}\n"
+                                            "model: {hidden: [16]}\ntraining: {epochs: 2}\n")
+    r = nncli("train", base_cfg, "--runs-dir", tmp_path / "runs", "--quiet")
+    assert r.code == 0, r.err
+    base = Path(r.out.strip())
+    # five classes instead of ten: the hidden layer carries over, the output layer cannot
+    tuned_cfg = write(tmp_path / "tuned.yaml", f"name: tuned\ndata: {{dataset: digits, subset: 400, params: {{n_class: 5}}}}\n"
+                                              f"model: {{hidden: [16], init_from: '{base}', freeze: 1}}\n"
+                                              "training: {epochs: 3}\n")
+    r = nncli("train", tuned_cfg, "--runs-dir", tmp_path / "runs", "--quiet")
+    assert r.code == 0, r.err
+    tuned = Path(r.out.strip())
+    a, b = load_arrays(base / "model.npz"), load_arrays(tuned / "model.npz")
+    np.testing.assert_array_equal(a["net.dense0.W"], b["net.dense0.W"])  # frozen: never moved
+    np.testing.assert_array_equal(a["net.dense0.b"], b["net.dense0.b"])
+    assert b["net.dense1.W"].shape == (16, 5) != a["net.dense1.W"].shape
+    transfer = json.loads((tuned / "summary.json").read_text())["transfer"]
+    assert transfer["loaded"] == ["dense0.W", "dense0.b"]
+    assert transfer["kept_new"] == ["dense1.W", "dense1.b"]
+
+
+def test_transfer_from_a_model_that_shares_nothing_is_a_config_error(tmp_path, nncli):
+    base_cfg = write(tmp_path / "base.yaml", "name: base\ndata: {dataset: iris}\nmodel: {hidden: [3]}\n"
+                                            "training: {epochs: 1}\n")
+    base = Path(nncli("train", base_cfg, "--runs-dir", tmp_path / "runs", "--quiet").out.strip())
+    cfg = write(tmp_path / "other.yaml", f"name: other\ndata: {{dataset: digits, subset: 200}}\n"
+                                        f"model: {{hidden: [7], init_from: '{base}'}}\ntraining: {{epochs: 1}}\n")
+    r = nncli("train", cfg, "--runs-dir", tmp_path / "runs", "--quiet")
+    assert r.code == 2 and "model.init_from" in r.err
+    assert run_dirs(tmp_path / "runs") == [base]
