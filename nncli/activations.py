@@ -8,6 +8,8 @@ Dense layer before it) declare them in ``param_shapes`` like any other layer.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.special import erf, expit
 
@@ -146,12 +148,12 @@ class GELU(Activation):
 
     def forward(self, z, training=False):
         self.z = z
-        self.cdf = 0.5 * (1 + erf(z * np.sqrt(0.5, dtype=z.dtype)))
+        self.cdf = 0.5 * (1 + erf(z * math.sqrt(0.5)))
         return z * self.cdf
 
     def backward(self, da):
         # gelu'(z) = Phi(z) + z phi(z)
-        pdf = np.exp(-0.5 * self.z * self.z) * (1 / np.sqrt(2 * np.pi))
+        pdf = np.exp(-0.5 * self.z * self.z) * (1 / math.sqrt(2 * math.pi))  # Python floats keep float32
         da *= self.cdf + self.z * pdf
         return da
 
