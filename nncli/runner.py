@@ -54,6 +54,10 @@ class RunRecorder(Callback):
 
     def __init__(self, run_dir: Path, writer: runs.BackgroundWriter, every_batches: int, stop: StopFlag):
         self.run_dir, self.writer, self.every, self.stop = run_dir, writer, every_batches, stop
+        self.metrics = None
+
+    def on_train_begin(self, trainer):
+        self.metrics = runs.MetricsTable(trainer.history)  # a resumed run starts from its history
 
     def checkpoint(self, trainer):
         self.writer.submit("checkpoint", runs.save_checkpoint, self.run_dir, trainer.state_dict())
@@ -66,8 +70,9 @@ class RunRecorder(Callback):
 
     def on_epoch_end(self, trainer, epoch, logs):
         self.checkpoint(trainer)
-        self.writer.submit("metrics", runs.write_metrics_csv, self.run_dir / runs.METRICS_FILE,
-                           list(trainer.history))
+        self.metrics.add(logs)
+        self.writer.submit("metrics", runs.atomic_write_text, self.run_dir / runs.METRICS_FILE,
+                           self.metrics.text())
         if self.stop.signame:
             trainer.stop_training = True
 

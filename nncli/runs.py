@@ -111,18 +111,43 @@ def _quoted(s: str) -> bool:
     return s.startswith("'") and s.lstrip("'").startswith(_FORMULA_START)
 
 
-def write_metrics_csv(path, rows: list[dict]) -> None:
-    """Rewrite the whole metrics file; columns are the first row's keys, then any new ones."""
-    columns: list[str] = []
-    for row in rows:
-        columns += [k for k in row if k not in columns]
+class MetricsTable:
+    """metrics.csv as text that grows by one formatted line per epoch.
+
+    The file is still rewritten whole and atomically each time, but formatting every earlier
+    row again would make a long run's bookkeeping grow with the square of its epochs.
+    Columns are the first row's keys, then any new ones (which re-formats the table once).
+    """
+
+    def __init__(self, rows=()):
+        self.rows: list[dict] = []
+        self.columns: list[str] = []
+        self.lines: list[str] = []
+        for row in rows:
+            self.add(row)
+
+    def add(self, row: dict) -> None:
+        self.rows.append(row)
+        if any(k not in self.columns for k in row):
+            self.columns += [k for k in row if k not in self.columns]
+            self.lines = [_csv_line(self.columns)] + [_csv_line([r.get(c) for c in self.columns])
+                                                      for r in self.rows]
+        else:
+            self.lines.append(_csv_line([row.get(c) for c in self.columns]))
+
+    def text(self) -> str:
+        return "".join(self.lines)
+
+
+def _csv_line(values) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    if columns:
-        w.writerow([safe_cell(c) for c in columns])
-    for row in rows:
-        w.writerow([safe_cell(row.get(c)) for c in columns])
-    atomic_write_text(path, buf.getvalue())
+    csv.writer(buf, lineterminator="\n").writerow([safe_cell(v) for v in values])
+    return buf.getvalue()
+
+
+def write_metrics_csv(path, rows: list[dict]) -> None:
+    """Rewrite the whole metrics file from these rows."""
+    atomic_write_text(path, MetricsTable(rows).text())
 
 
 def _value(s: str) -> Any:
