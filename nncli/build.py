@@ -94,11 +94,7 @@ def build(cfg: Config, ds: Dataset, rng: np.random.Generator, callbacks=()) -> P
         n_out = ds.y_train.shape[1]
     if m.freeze > len(m.hidden) + 1:
         raise ConfigError(f"model.freeze: expected at most {len(m.hidden) + 1} layers, got {m.freeze}")
-    net = build_mlp(
-        ds.X_train.shape[1], list(m.hidden), n_out, activation=m.activation, output=head,
-        dropout=m.dropout, batch_norm=m.batch_norm, bias=m.bias,
-        init=None if m.init == "auto" else m.init, init_scale=m.init_scale,
-        leaky_slope=m.leaky_slope, maxout_pieces=m.maxout_pieces, dtype=np.dtype(t.dtype), rng=rng)
+    net = network(cfg, ds.X_train.shape[1], n_out, head, rng)
     transfer = {}
     if m.init_from:
         transfer = load_transfer(net, m.init_from)
@@ -130,6 +126,16 @@ def build(cfg: Config, ds: Dataset, rng: np.random.Generator, callbacks=()) -> P
         task=ds.task, l1=cfg.regularization.l1, l2=cfg.regularization.l2, clip_norm=o.clip_norm,
         early_stopping=es, rng=rng, callbacks=callbacks)
     return Parts(net, trainer, class_weights(cfg, ds), n_out, head, loss_name, transfer)
+
+
+def network(cfg: Config, n_in: int, n_out: int, head: str, rng: np.random.Generator | None = None) -> Network:
+    """The network the config's model section describes, for training or to load weights into."""
+    m = cfg.model
+    return build_mlp(n_in, list(m.hidden), n_out, activation=m.activation, output=head,
+                     dropout=m.dropout, batch_norm=m.batch_norm, bias=m.bias,
+                     init=None if m.init == "auto" else m.init, init_scale=m.init_scale,
+                     leaky_slope=m.leaky_slope, maxout_pieces=m.maxout_pieces,
+                     dtype=np.dtype(cfg.training.dtype), rng=rng)
 
 
 def load_transfer(net: Network, run: str) -> dict:

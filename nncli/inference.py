@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 
 from nncli import runs
-from nncli.build import load_data
+from nncli.build import load_data, network
 from nncli.config import Config, load_config
 from nncli.data import Preprocessor, read_features_csv, read_raw
 from nncli.errors import DataError, RunError
 from nncli.losses import make_loss
-from nncli.model import Network, build_mlp
+from nncli.model import Network
 
 
 @dataclass
@@ -37,11 +37,7 @@ def load_run(run: str, runs_dir: str | Path = "runs") -> tuple[Path, Loaded]:
     arrays = runs.load_npz(model_file)
     try:
         meta = json.loads(runs.get_str(arrays["meta"]))
-        m = cfg.model
-        net = build_mlp(meta["n_in"], list(m.hidden), meta["n_out"], activation=m.activation,
-                        output=meta["output"], dropout=m.dropout, batch_norm=m.batch_norm, bias=m.bias,
-                        leaky_slope=m.leaky_slope, maxout_pieces=m.maxout_pieces,
-                        dtype=np.dtype(cfg.training.dtype))
+        net = network(cfg, meta["n_in"], meta["n_out"], meta["output"])
         net.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("net.")})
         prep = Preprocessor.from_state_dict(arrays)
     except (KeyError, ValueError, DataError) as e:
