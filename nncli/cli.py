@@ -77,7 +77,7 @@ def _stop_on_signals(stop):
 
 def _progress_callback(console, mode: str):
     """A training callback that reports progress: a live bar on a terminal, lines otherwise."""
-    from nncli.train import Callback
+    from nncli.nn import Callback
     from nncli.views import describe
 
     if mode == "lines":
@@ -197,11 +197,13 @@ def sweep(
     runner.preload()
     stop = _stop_on_signals(runner.StopFlag())
     text = _read_stdin() if config == "-" else None
-    configs = runner.sweep_configs(config, set_, grid, text=text)
+    from nncli import sweep as sweeps
+
+    configs = sweeps.sweep_configs(config, set_, grid, text=text)
     console = _console()
     command = " ".join(["nncli"] + sys.argv[1:])
     results = []
-    for i, (combo, run_dir, summary) in enumerate(runner.sweep(configs, runs_dir=runs_dir, stop=stop,
+    for i, (combo, run_dir, summary) in enumerate(sweeps.sweep(configs, runs_dir=runs_dir, stop=stop,
                                                               command=command), 1):
         results.append({"overrides": combo, "dir": str(run_dir), **summary})
         if not quiet:
@@ -228,9 +230,9 @@ def evaluate(
     as_json: JsonOpt = False,
 ):
     """Score a saved run on its test split (recreated from its seed) or on another file."""
-    from nncli import runner
+    from nncli import inference
 
-    result = runner.evaluate(run, data, runs_dir)
+    result = inference.evaluate(run, data, runs_dir)
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
@@ -254,11 +256,11 @@ def predict(
     import csv
     import io
 
-    from nncli import runner, runs
+    from nncli import inference, runs
 
     if output is not None and output.exists() and not force:
         raise UsageError(f"--output {output}: the file exists; pass --force to overwrite it")
-    header, rows = runner.predict(run, input, runs_dir)
+    header, rows = inference.predict(run, input, runs_dir)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)

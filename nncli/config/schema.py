@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import (
@@ -229,8 +230,69 @@ class ModelConfig(_Section):
         if self.freeze > n + 1:
             problems.append(("freeze", f"expected at most {n + 1} (the number of dense layers), "
                                        f"got {self.freeze}", self.freeze))
+        acts = {self.activation} if isinstance(self.activation, str) else set(self.activation)
+        problems += [p for p in [
+            _unused(self, "leaky_slope", bool(acts & {"leaky_relu", "prelu"}),
+                    "only leaky_relu and prelu use it (set model.activation)"),
+            _unused(self, "maxout_pieces", "maxout" in acts, "only maxout uses it (set model.activation: maxout)"),
+            _unused(self, "init_scale", self.init == "normal", "only the plain normal init uses it "
+                                                               "(set model.init: normal)"),
+        ] if p]
         _raise("ModelConfig", problems)
         return self
+
+
+def _unused(section: BaseModel, key: str, used: bool, hint: str) -> tuple[str, str, Any] | None:
+    """A problem for ``key`` set to a non-default value where nothing uses it (never a silent no-op)."""
+    value = getattr(section, key)
+    if used or key not in section.model_fields_set or value == type(section).model_fields[key].default:
+        return None
+    return (key, f"{_show(value)} has no effect: {hint}", value)
+
+
+def _shorthand(default_name: str, off: str | None = None) -> Any:
+    """Accept ``name`` for ``{name: name}`` (Hydra's group choice) and, where ``off`` is given,
+    false/null for ``{name: off}``; true for the defaults."""
+    def expand(value: Any) -> Any:
+        if isinstance(value, str):
+            return {"name": value}
+        if value is True:
+            return {}
+        if off is not None and value in (False, None):
+            return {"name": off}
+        return value
+    return BeforeValidator(expand)
+
+
+@dataclass(frozen=True)
+class ByName:
+    """Marks a section whose keys depend on its ``name``: ``models[name]`` validates it."""
+
+    models: dict
+    default: str
+
+    def model_for(self, value: Any) -> type[BaseModel] | None:
+        name = value.get("name", self.default) if isinstance(value, dict) else self.default
+        return self.models.get(name) if isinstance(name, str) else None
+
+
+def _by_name(models: dict[str, type[BaseModel]], default: str) -> Any:
+    """One model per name, chosen by the section's ``name`` key (``default`` when absent); an
+    unknown name is reported at ``name`` with the choices and a close match."""
+    names = tuple(models)
+
+    class UnknownName(_Section):
+        model_config = ConfigDict(extra="allow")
+        name: _choice(names)
+
+    def pick(value: Any) -> str:
+        name = value.get("name", default) if isinstance(value, dict) else getattr(value, "name", default)
+        return f"_{name}" if isinstance(name, str) and name in models else "_unknown"
+
+    _UNION_TAGS.update({f"_{n}" for n in names} | {"_unknown"})
+    members = tuple(Annotated[m, Tag(f"_{n}")] for n, m in models.items())
+    members += (Annotated[UnknownName, Tag("_unknown")],)
+    return Annotated[Union[members], Discriminator(pick), ByName(models, default)]
 
 
 class LossConfig(_Section):
@@ -243,7 +305,7 @@ class LossConfig(_Section):
         ("_mapping", dict[str, Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0)]]),
         pick=lambda v: "_mapping" if isinstance(v, dict) else "_balanced")] = Field(
         None, description="null, balanced, or a mapping class label -> weight (> 0).")
-    huber_delta: float = _float(1.0, "Where huber turns from quadratic to linear (> 0).", gt=0)
+    huber_delta: float = _float(1.0, "huber: where the loss turns from quadratic to linear (> 0).", gt=0)
 
     @field_validator("class_weight", mode="before")
     @classmethod
@@ -253,6 +315,13 @@ class LossConfig(_Section):
                     for k, v in value.items()}
         return value
 
+    @model_validator(mode="after")
+    def _check(self) -> LossConfig:
+        _raise("LossConfig", [p for p in [
+            _unused(self, "huber_delta", self.name == "huber", "only the huber loss uses it (set loss.name: huber)")]
+            if p])
+        return self
+
 
 class LookaheadConfig(_Section):
     """Lookahead wrapper: slow weights follow the fast ones every k steps."""
@@ -261,40 +330,205 @@ class LookaheadConfig(_Section):
     alpha: float = _float(0.5, "Slow-weight step size, in (0, 1].", gt=0, le=1)
 
 
-class ScheduleConfig(_Section):
+# ---- learning-rate schedules: one section per schedule, mirroring nncli.nn.schedules
+class _Schedule(_Section):
     """Learning-rate schedule, applied once per epoch."""
 
-    name: _choice(SCHEDULE_NAMES) = Field("constant", description="Schedule.")
-    step_size: int = _int(1, "step: epochs between decays (>= 1).", ge=1)
-    gamma: float = _float(0.1, "step and exponential: lr *= gamma, in (0, 1].", gt=0, le=1)
-    power_t: float = _float(0.5, "invscaling: lr = lr0 / (epoch + 1) ** power_t (>= 0).", ge=0)
-    warmup: int = _int(0, "cosine: linear warm-up epochs (>= 0).", ge=0)
-    min_lr: float = _float(0.0, "cosine and plateau: lowest learning rate (>= 0).", ge=0)
-    patience: int = _int(2, "plateau: epochs without improvement before cutting (>= 0).", ge=0)
-    factor: float = _float(0.2, "plateau: lr *= factor, in (0, 1).", gt=0, lt=1)
-    threshold: float = _float(1e-4, "plateau: smallest change that counts as improvement.", ge=0)
+
+class ConstantSchedule(_Schedule):
+    """The learning rate stays at optimizer.lr."""
+
+    name: Literal["constant"] = "constant"
 
 
-class OptimizerConfig(_Section):
+class StepSchedule(_Schedule):
+    """lr = lr0 * gamma ** (epoch // step_size)."""
+
+    name: Literal["step"] = "step"
+    step_size: int = _int(1, "Epochs between decays (>= 1).", ge=1)
+    gamma: float = _float(0.1, "lr *= gamma every step_size epochs, in (0, 1].", gt=0, le=1)
+
+
+class ExponentialSchedule(_Schedule):
+    """lr = lr0 * gamma ** epoch."""
+
+    name: Literal["exponential"] = "exponential"
+    gamma: float = _float(0.95, "lr *= gamma every epoch, in (0, 1].", gt=0, le=1)
+
+
+class InvScalingSchedule(_Schedule):
+    """lr = lr0 / (epoch + 1) ** power_t (scikit-learn's invscaling)."""
+
+    name: Literal["invscaling"] = "invscaling"
+    power_t: float = _float(0.5, "Exponent of the inverse scaling (>= 0).", ge=0)
+
+
+class CosineSchedule(_Schedule):
+    """Linear warm-up, then a half cosine from lr0 down to min_lr at the last epoch."""
+
+    name: Literal["cosine"] = "cosine"
+    warmup: int = _int(0, "Linear warm-up epochs (>= 0).", ge=0)
+    min_lr: float = _float(0.0, "Lowest learning rate (>= 0).", ge=0)
+
+
+class PlateauSchedule(_Schedule):
+    """Cut the rate when the monitored loss stops improving (scikit-learn's adaptive)."""
+
+    name: Literal["plateau"] = "plateau"
+    patience: int = _int(2, "Epochs without improvement before cutting (>= 0).", ge=0)
+    factor: float = _float(0.2, "lr *= factor at each cut, in (0, 1).", gt=0, lt=1)
+    threshold: float = _float(1e-4, "Smallest decrease of the loss that counts as improvement (>= 0).", ge=0)
+    min_lr: float = _float(0.0, "Lowest learning rate (>= 0).", ge=0)
+
+
+SCHEDULE_MODELS: dict[str, type[_Schedule]] = {
+    "constant": ConstantSchedule, "step": StepSchedule, "exponential": ExponentialSchedule,
+    "invscaling": InvScalingSchedule, "cosine": CosineSchedule, "plateau": PlateauSchedule}
+ScheduleConfig = Annotated[_by_name(SCHEDULE_MODELS, "constant"),
+                           _shorthand("constant", off="constant")]
+
+
+# ---- optimizers: one section per optimizer, mirroring nncli.nn.optim's constructors
+def _lr(default: float) -> Any:
+    return _float(default, "Learning rate (> 0).", gt=0)
+
+
+def _weight_decay(default: float = 0.0) -> Any:
+    return _float(default, "L2 penalty in the update (>= 0): added to the gradient, or decoupled for "
+                           "adamw (as in PyTorch).", ge=0)
+
+
+def _momentum(default: float) -> Any:
+    return _float(default, "Momentum: v <- momentum v + g, in [0, 1).", ge=0, lt=1)
+
+
+def _eps(default: float) -> Any:
+    return _float(default, "Added to the denominator for stability (> 0).", gt=0)
+
+
+Betas = Annotated[tuple[Rate, Rate], BeforeValidator(_check_pair)]
+_BETAS = Field((0.9, 0.999), description="Decay rates of the first and second moment averages.")
+
+
+class _Optimizer(_Section):
     """The update rule and its hyper-parameters."""
 
-    name: _choice(OPTIMIZER_NAMES) = Field("adam", description="Optimizer.")
-    lr: float = _float(0.001, "Learning rate (> 0).", gt=0)
-    momentum: float = _float(0.9, "Momentum of sgd, momentum and nesterov, in [0, 1).", ge=0, lt=1)
-    betas: Annotated[tuple[Rate, Rate], BeforeValidator(_check_pair)] = Field(
-        (0.9, 0.999), description="Adam-family decay rates of the first and second moments.")
-    eps: float = _float(1e-8, "Added to denominators for stability (> 0).", gt=0)
-    weight_decay: float = _float(0.0, "L2 penalty (>= 0): coupled for adam etc., decoupled for "
-                                      "adamw, as in PyTorch.", ge=0)
-    rho: float = _float(0.9, "rmsprop: decay of the squared-gradient average, in [0, 1).",
-                        ge=0, lt=1)
-    final_lr: float = _float(0.1, "adabound: the final SGD learning rate (> 0).", gt=0)
     lookahead: Optional[LookaheadConfig] = Field(
         None, description="Wrap the optimizer in Lookahead (null: off).")
-    clip_norm: Optional[float] = _float(None, "Clip the global gradient norm to this value (> 0).",
-                                        gt=0)
-    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig,
-                                     description="Learning-rate schedule.")
+    clip_norm: Optional[float] = _float(None, "Clip the global gradient norm to this value (> 0).", gt=0)
+    schedule: ScheduleConfig = Field(default_factory=ConstantSchedule, description="Learning-rate schedule.")
+
+    @field_validator("lookahead", mode="before")
+    @classmethod
+    def _lookahead_shorthand(cls, value: Any) -> Any:
+        return {} if value is True else (None if value is False else value)
+
+
+class SGDConfig(_Optimizer):
+    """Stochastic gradient descent: p <- p - lr v, v <- momentum v + g (PyTorch's SGD)."""
+
+    name: Literal["sgd"] = "sgd"
+    lr: float = _lr(1e-3)
+    momentum: float = _momentum(0.0)
+    nesterov: bool = Field(False, strict=True, description="Nesterov momentum (needs momentum > 0).")
+    weight_decay: float = _weight_decay()
+
+    @model_validator(mode="after")
+    def _check(self) -> SGDConfig:
+        if self.nesterov and self.momentum == 0:
+            _raise("SGDConfig", [("nesterov", "expected momentum > 0 with nesterov: true, got momentum 0",
+                                  self.nesterov)])
+        return self
+
+
+class MomentumConfig(_Optimizer):
+    """SGD with momentum (the notes' SGDM)."""
+
+    name: Literal["momentum"] = "momentum"
+    lr: float = _lr(1e-3)
+    momentum: float = _momentum(0.9)
+    weight_decay: float = _weight_decay()
+
+
+class NesterovConfig(_Optimizer):
+    """SGD with Nesterov momentum (the notes' NAG)."""
+
+    name: Literal["nesterov"] = "nesterov"
+    lr: float = _lr(1e-3)
+    momentum: float = _momentum(0.9)
+    weight_decay: float = _weight_decay()
+
+
+class AdagradConfig(_Optimizer):
+    """AdaGrad: steps scaled by the root of the summed squared gradients."""
+
+    name: Literal["adagrad"] = "adagrad"
+    lr: float = _lr(1e-2)
+    eps: float = _eps(1e-10)
+    weight_decay: float = _weight_decay()
+
+
+class RMSpropConfig(_Optimizer):
+    """RMSprop: steps scaled by the root of a running average of squared gradients."""
+
+    name: Literal["rmsprop"] = "rmsprop"
+    lr: float = _lr(1e-2)
+    rho: float = _float(0.99, "Decay of the squared-gradient average, in [0, 1) (PyTorch's alpha).",
+                        ge=0, lt=1)
+    eps: float = _eps(1e-8)
+    weight_decay: float = _weight_decay()
+
+
+class AdamConfig(_Optimizer):
+    """Adam."""
+
+    name: Literal["adam"] = "adam"
+    lr: float = _lr(1e-3)
+    betas: Betas = _BETAS
+    eps: float = _eps(1e-8)
+    weight_decay: float = _weight_decay()
+
+
+class AdamWConfig(AdamConfig):
+    """Adam with decoupled weight decay."""
+
+    name: Literal["adamw"] = "adamw"
+    weight_decay: float = _weight_decay(1e-2)
+
+
+class AMSGradConfig(AdamConfig):
+    """Adam with the running maximum of the second moment."""
+
+    name: Literal["amsgrad"] = "amsgrad"
+
+
+class NAdamConfig(AdamConfig):
+    """Adam with Nesterov momentum."""
+
+    name: Literal["nadam"] = "nadam"
+    lr: float = _lr(2e-3)
+    momentum_decay: float = _float(4e-3, "Momentum schedule's decay psi (>= 0).", ge=0)
+
+
+class RAdamConfig(AdamConfig):
+    """Rectified Adam."""
+
+    name: Literal["radam"] = "radam"
+
+
+class AdaBoundConfig(AdamConfig):
+    """Adam whose steps are clipped into bounds that close in on SGD's final_lr."""
+
+    name: Literal["adabound"] = "adabound"
+    final_lr: float = _float(0.1, "The final SGD learning rate the bounds converge to (> 0).", gt=0)
+    gamma: float = _float(1e-3, "Speed at which the bounds close in (> 0).", gt=0)
+
+
+OPTIMIZER_MODELS: dict[str, type[_Optimizer]] = {
+    "sgd": SGDConfig, "momentum": MomentumConfig, "nesterov": NesterovConfig,
+    "adagrad": AdagradConfig, "rmsprop": RMSpropConfig, "adam": AdamConfig, "adamw": AdamWConfig,
+    "amsgrad": AMSGradConfig, "nadam": NAdamConfig, "radam": RAdamConfig, "adabound": AdaBoundConfig}
+OptimizerConfig = Annotated[_by_name(OPTIMIZER_MODELS, "adam"), _shorthand("adam")]
 
 
 class RegularizationConfig(_Section):
@@ -305,13 +539,33 @@ class RegularizationConfig(_Section):
 
 
 class EarlyStoppingConfig(_Section):
-    """Stop when a monitored metric stops improving."""
+    """Stop when a monitored metric stops improving (on when this section is present)."""
 
-    enabled: bool = Field(False, strict=True, description="Turn early stopping on.")
     monitor: _choice(("val_loss", "val_accuracy", "val_r2", "loss")) = Field(
         "val_loss", description="Metric to watch.")
     patience: int = _int(10, "Epochs without improvement before stopping (>= 1).", ge=1)
     min_delta: float = _float(0.0, "Smallest change that counts as improvement (>= 0).", ge=0)
+    restore_best: bool = Field(True, strict=True, description="Put the best epoch's weights back at the end.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _enabled(cls, data: Any) -> Any:
+        # `enabled: true|false` (nncli 0.1) is still read: true is the same as leaving it out
+        if isinstance(data, dict) and data.get("enabled") is True:
+            return {k: v for k, v in data.items() if k != "enabled"}
+        return data
+
+
+def _early_stopping_off(value: Any) -> Any:
+    if value is False or (isinstance(value, dict) and value.get("enabled") is False):
+        if isinstance(value, dict):
+            defaults = EarlyStoppingConfig.model_fields
+            changed = [k for k, v in value.items() if k != "enabled" and (k not in defaults or v != defaults[k].default)]
+            if changed:
+                raise _fail(f"enabled: false turns early stopping off, yet {', '.join(changed)} "
+                            "is set: remove enabled: false to use them, or write early_stopping: false")
+        return None
+    return {} if value is True else value
 
 
 class TrainingConfig(_Section):
@@ -324,8 +578,8 @@ class TrainingConfig(_Section):
         64, description="Samples per batch (>= 1); full = batch gradient descent; 1 = plain SGD.")
     shuffle: bool = Field(True, strict=True, description="Reshuffle the training split each epoch.")
     dtype: _choice(("float32", "float64")) = Field("float32", description="Floating-point type.")
-    early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig,
-                                                description="Early stopping.")
+    early_stopping: Annotated[Optional[EarlyStoppingConfig], BeforeValidator(_early_stopping_off)] = Field(
+        None, description="Early stopping: a mapping of its settings (true: the defaults) or false/null: off.")
     checkpoint_every: int = _int(0, "Also checkpoint every N batches (0 = once per epoch only).",
                                  ge=0)
 
@@ -338,8 +592,8 @@ class Config(_Section):
     description: str = Field("", strict=True, description="Free text about the experiment.")
     data: DataConfig = Field(default_factory=DataConfig, description="Data.")
     model: ModelConfig = Field(default_factory=ModelConfig, description="Model.")
-    loss: LossConfig = Field(default_factory=LossConfig, description="Loss.")
-    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig, description="Optimizer.")
+    loss: Annotated[LossConfig, _shorthand("auto")] = Field(default_factory=LossConfig, description="Loss.")
+    optimizer: OptimizerConfig = Field(default_factory=AdamConfig, description="Optimizer.")
     regularization: RegularizationConfig = Field(default_factory=RegularizationConfig,
                                                  description="Weight penalties.")
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="Training loop.")
