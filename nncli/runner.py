@@ -169,13 +169,13 @@ def prepare(cfg: Config | None, *, runs_dir, resume: str | None, callbacks, comm
     state = run_dir = None
     if resume is not None:
         run_dir = runs.resolve_run(resume, runs_dir)
+        state, _ = runs.load_checkpoint(run_dir)  # first: a format this version cannot resume is refused
         saved = load_config(run_dir / runs.CONFIG_FILE)
         if cfg is not None and config_to_dict(cfg) != config_to_dict(saved):
             raise ConfigError(f"--resume {run_dir}: the given config differs from the run's saved config "
                               f"in {', '.join(_differences(config_to_dict(saved), config_to_dict(cfg)))}; "
                               "resume with the run alone (nncli train --resume RUN)")
         cfg = saved
-        state, _ = runs.load_checkpoint(run_dir)
     ds = load_data(cfg)
     timings["data"] = time.perf_counter() - t0
     parts = build(cfg, ds, callbacks, runs_dir)

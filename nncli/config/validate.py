@@ -94,7 +94,7 @@ def _unknown_key(path: tuple, data: Any) -> str:
             if takers:
                 return (f"{key!r} does nothing with {where}.name {this} ({takes}); it belongs to "
                         f"{', '.join(takers)}: set {where}.name to use it")
-            return f"unknown key {key!r}: {takes}"
+            return f"unknown key {key!r}: {this} takes {', '.join(allowed)}"
     elsewhere = [dotted(p) for p in _all_keys(Config) if p[-1] == key]
     if elsewhere:
         return f"unknown key {key!r} here (did you mean {elsewhere[0]!r}?)"

@@ -127,14 +127,15 @@ class Network:
         """Freeze the first ``n_blocks`` blocks (for an MLP: its first n dense layers)."""
         self.freeze([i for b in self.blocks[:n_blocks] for i in b])
 
-    def index(self, layer: int | str) -> int:
-        if isinstance(layer, str):
-            if layer not in self.names:
-                raise ValueError(f"no layer named '{layer}': the layers are {', '.join(self.names)}")
-            return self.names.index(layer)
-        if not -len(self.layers) <= layer < len(self.layers):
-            raise ValueError(f"no layer {layer}: the network has {len(self.layers)} layers")
-        return layer % len(self.layers)
+    def index(self, which: int | str) -> int:
+        """The position of a layer given by index (negative from the end) or by name."""
+        if isinstance(which, str):
+            if which not in self.names:
+                raise ValueError(f"no layer named '{which}': the layers are {', '.join(self.names)}")
+            return self.names.index(which)
+        if not -len(self.layers) <= which < len(self.layers):
+            raise ValueError(f"no layer {which}: the network has {len(self.layers)} layers")
+        return which % len(self.layers)
 
     # -- compute
     def forward(self, x, training: bool = False):
