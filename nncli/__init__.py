@@ -1,3 +1,3 @@
 """nncli: train NumPy neural networks from YAML experiment files."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

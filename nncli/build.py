@@ -1,7 +1,8 @@
 """Turn a Config and a Dataset into a network, loss, optimizer, schedule and trainer.
 
-The only place that reads the config's model, loss, optimizer and training sections: the
-core below it takes plain values.
+The only reader of the config's model, loss, optimizer and training sections: the core below
+takes plain values, and each section's fields are passed to its constructor by name, so a new
+hyper-parameter is written once in the schema (mirroring the constructor) and nowhere else.
 """
 
 from __future__ import annotations
@@ -14,13 +15,11 @@ from nncli import runs
 from nncli.config import Config
 from nncli.data import Dataset, load_dataset
 from nncli.errors import ConfigError
-from nncli.losses import make_loss
-from nncli.model import Network, build_mlp
-from nncli.optim import make_optimizer
-from nncli.schedules import make_schedule
-from nncli.train import EarlyStopping, Trainer
+from nncli.nn import EarlyStopping, Network, Trainer, build_mlp, make_loss, make_optimizer, make_schedule
 
 FUSED = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
+# optimizer keys that configure the loop or a wrapper rather than the update rule itself
+_NOT_UPDATE_RULE = {"name", "lookahead", "clip_norm", "schedule"}
 
 
 @dataclass
@@ -34,6 +33,13 @@ class Parts:
     output: str
     loss_name: str
     transfer: dict = field(default_factory=dict)
+
+
+def seeds(cfg: Config) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
+    """(network, shuffling) streams, both derived from the one seed. The network spawns its
+    own per-layer streams from the first (initial weights, every dropout layer)."""
+    net_seed, shuffle_seed = np.random.SeedSequence(cfg.seed).spawn(2)
+    return net_seed, shuffle_seed
 
 
 def resolve_loss_and_head(cfg: Config, task: str, n_classes: int) -> tuple[str, str, int]:
@@ -86,68 +92,97 @@ def class_weights(cfg: Config, ds: Dataset) -> np.ndarray | None:
     return weights[ds.y_train]
 
 
-def build(cfg: Config, ds: Dataset, rng: np.random.Generator, callbacks=()) -> Parts:
-    m, o, t = cfg.model, cfg.optimizer, cfg.training
+def optimizer(cfg: Config, net: Network):
+    """The config's optimizer over the network's trainable parameters: the section's own
+    fields go to the constructor by name (an unknown one raises)."""
+    o = cfg.optimizer
+    hyper = o.model_dump(exclude=_NOT_UPDATE_RULE)
+    lookahead = o.lookahead.model_dump() if o.lookahead is not None else None
+    return make_optimizer(o.name, net, lookahead=lookahead, **hyper)
+
+
+def schedule(cfg: Config):
+    s = cfg.optimizer.schedule
+    return make_schedule(s.name, cfg.optimizer.lr, cfg.training.epochs, **s.model_dump(exclude={"name"}))
+
+
+def early_stopping(cfg: Config, ds: Dataset) -> EarlyStopping | None:
+    es = cfg.training.early_stopping
+    if es is None:
+        return None
+    if es.monitor.startswith("val_") and len(ds.X_val) == 0:
+        raise ConfigError(f"training.early_stopping.monitor: {es.monitor} needs a validation split; "
+                          "set data.validation > 0 or monitor loss")
+    wanted = "val_accuracy" if ds.task == "classification" else "val_r2"
+    if es.monitor not in ("val_loss", "loss", wanted):
+        raise ConfigError(f"training.early_stopping.monitor: expected val_loss, loss or {wanted} "
+                          f"for a {ds.task} task, got {es.monitor}")
+    return EarlyStopping(es.monitor, es.patience, es.min_delta, es.restore_best)
+
+
+def build(cfg: Config, ds: Dataset, callbacks=(), runs_dir="runs") -> Parts:
+    m, t = cfg.model, cfg.training
     n_classes = len(ds.classes) if ds.classes is not None else 0
     loss_name, head, n_out = resolve_loss_and_head(cfg, ds.task, n_classes)
     if ds.task == "regression":
         n_out = ds.y_train.shape[1]
-    if m.freeze > len(m.hidden) + 1:
-        raise ConfigError(f"model.freeze: expected at most {len(m.hidden) + 1} layers, got {m.freeze}")
-    net = network(cfg, ds.X_train.shape[1], n_out, head, rng)
-    transfer = {}
-    if m.init_from:
-        transfer = load_transfer(net, m.init_from)
+    net_seed, shuffle_seed = seeds(cfg)
+    net = network(cfg, ds.X_train.shape[1], n_out, head, net_seed)
+    if m.freeze > len(net.blocks):
+        raise ConfigError(f"model.freeze: expected at most {len(net.blocks)} layers, got {m.freeze}")
+    frozen = [i for b in net.blocks[:m.freeze] for i in b]
+    transfer = load_transfer(net, m.init_from, frozen, runs_dir) if m.init_from else {}
     if m.freeze:
-        net.freeze(m.freeze)
-    la = o.lookahead
-    optimizer = make_optimizer(
-        o.name, [net.trainable], o.lr, momentum=o.momentum, betas=o.betas, eps=o.eps, rho=o.rho,
-        weight_decay=o.weight_decay, final_lr=o.final_lr,
-        lookahead={"k": la.k, "alpha": la.alpha} if la else None)
-    s = o.schedule
-    schedule = make_schedule(s.name, o.lr, t.epochs, step_size=s.step_size, gamma=s.gamma,
-                             power_t=s.power_t, warmup=s.warmup, min_lr=s.min_lr,
-                             patience=s.patience, factor=s.factor, threshold=s.threshold)
-    es = None
-    if t.early_stopping.enabled:
-        monitor = t.early_stopping.monitor
-        if monitor.startswith("val_") and len(ds.X_val) == 0:
-            raise ConfigError(f"training.early_stopping.monitor: {monitor} needs a validation split; "
-                              "set data.validation > 0 or monitor loss")
-        wanted = "val_accuracy" if ds.task == "classification" else "val_r2"
-        if monitor not in ("val_loss", "loss", wanted):
-            raise ConfigError(f"training.early_stopping.monitor: expected val_loss, loss or {wanted} "
-                              f"for a {ds.task} task, got {monitor}")
-        es = EarlyStopping(monitor, t.early_stopping.patience, t.early_stopping.min_delta)
+        net.freeze(frozen)
+    if t.batch_size == 1 and any(layer.kind == "batchnorm" for layer in net.layers):
+        raise ConfigError("training.batch_size: batch norm needs batches of at least 2 samples "
+                          "(one sample has no variance to normalise by); got 1")
     trainer = Trainer(
-        net, make_loss(loss_name, cfg.loss.huber_delta), optimizer, schedule, epochs=t.epochs,
+        net, make_loss(loss_name, cfg.loss.huber_delta), optimizer(cfg, net), schedule(cfg), epochs=t.epochs,
         batch_size=None if t.batch_size == "full" else t.batch_size, shuffle=t.shuffle,
-        task=ds.task, l1=cfg.regularization.l1, l2=cfg.regularization.l2, clip_norm=o.clip_norm,
-        early_stopping=es, rng=rng, callbacks=callbacks)
+        task=ds.task, l1=cfg.regularization.l1, l2=cfg.regularization.l2, clip_norm=cfg.optimizer.clip_norm,
+        early_stopping=early_stopping(cfg, ds), rng=np.random.default_rng(shuffle_seed), callbacks=callbacks)
     return Parts(net, trainer, class_weights(cfg, ds), n_out, head, loss_name, transfer)
 
 
-def network(cfg: Config, n_in: int, n_out: int, head: str, rng: np.random.Generator | None = None) -> Network:
+def network(cfg: Config, n_in: int, n_out: int, head: str, seed=None) -> Network:
     """The network the config's model section describes, for training or to load weights into."""
     m = cfg.model
     return build_mlp(n_in, list(m.hidden), n_out, activation=m.activation, output=head,
                      dropout=m.dropout, batch_norm=m.batch_norm, bias=m.bias,
                      init=None if m.init == "auto" else m.init, init_scale=m.init_scale,
                      leaky_slope=m.leaky_slope, maxout_pieces=m.maxout_pieces,
-                     dtype=np.dtype(cfg.training.dtype), rng=rng)
+                     dtype=np.dtype(cfg.training.dtype), seed=seed if seed is not None else seeds(cfg)[0])
 
 
-def load_transfer(net: Network, run: str) -> dict:
-    """Start from another run's weights wherever names and shapes match (a new head stays new)."""
-    run_dir = runs.resolve_run(run)
-    arrays = runs.load_npz(run_dir / runs.MODEL_FILE)
-    weights = {k[4:]: v for k, v in arrays.items() if k.startswith("net.")}
-    skipped = net.load_state_dict(weights, strict=False)
-    loaded = [k for k in net.state_dict() if k not in skipped]
+def load_transfer(net: Network, run: str, frozen: list[int], runs_dir="runs") -> dict:
+    """Start from another run's weights, layer by layer: a layer is loaded whole when the run
+    has a layer of the same name with the same shapes, and otherwise keeps its fresh start (a
+    new head). A frozen layer must be loaded: freezing random weights is refused."""
+    run_dir = runs.resolve_run(run, runs_dir)
+    arrays = runs.load_model_arrays(run_dir)
+    source = {k[4:]: v for k, v in arrays.items() if k.startswith("net.")}
+    loaded, fresh = [], []
+    for i, (name, layer) in enumerate(zip(net.names, net.layers)):
+        own = net.layer_state(i)
+        if not own:
+            continue
+        theirs = {k: source.get(f"{name}.{k}") for k in own}
+        if all(v is not None and v.shape == own[k].shape for k, v in theirs.items()):
+            for k, arr in own.items():
+                arr[...] = theirs[k]
+            loaded.append(name)
+        else:
+            if i in frozen:
+                shapes = {k: None if v is None else list(v.shape) for k, v in theirs.items()}
+                raise ConfigError(f"model.freeze: layer {name} is frozen but {run_dir} has no layer {name} of "
+                                  f"the same shapes (this model: { {k: list(a.shape) for k, a in own.items()} }, "
+                                  f"the run: {shapes}); freezing it would keep random weights")
+            fresh.append(name)
     if not loaded:
         raise ConfigError(f"model.init_from: no layer of {run_dir} matches this model's shapes")
-    return {"from": str(run_dir), "loaded": loaded, "kept_new": skipped}
+    return {"from": str(run_dir), "loaded": loaded, "reinitialized": fresh,
+            "frozen": [net.names[i] for i in frozen]}
 
 
 def targets(parts: Parts, ds: Dataset, y: np.ndarray) -> np.ndarray:
@@ -162,3 +197,4 @@ def load_data(cfg: Config) -> Dataset:
                         task=d.task, validation=d.validation, test=d.test, scaling=d.scaling,
                         polynomial=d.polynomial, subset=d.subset, seed=cfg.seed,
                         dtype=cfg.training.dtype)
+

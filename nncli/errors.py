@@ -47,6 +47,10 @@ class RunError(NncliError):
     exit_code = EXIT_IO
 
 
+class FormatError(RunError):
+    """A run file was written in a format this version does not read."""
+
+
 class DivergedError(NncliError):
     """Training produced a non-finite loss or weight."""
 

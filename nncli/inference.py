@@ -10,11 +10,12 @@ import numpy as np
 
 from nncli import runs
 from nncli.build import load_data, network
-from nncli.config import Config, load_config
+from nncli.checkpoint import file_format
+from nncli.config import Config, parse_yaml, read_config_text, validate
+from nncli.config.migrate import migrate
 from nncli.data import Preprocessor, read_features_csv, read_raw
 from nncli.errors import DataError, RunError
-from nncli.losses import make_loss
-from nncli.model import Network
+from nncli.nn import Network, make_loss
 
 
 @dataclass
@@ -25,25 +26,31 @@ class Loaded:
     meta: dict
     classes: np.ndarray | None
     loss: object
+    format: int = 2
+
+
+def load_run_config(run_dir: Path, run_format: int) -> Config:
+    """A run's saved config, read as the version that wrote the run meant it."""
+    path = run_dir / runs.CONFIG_FILE
+    data, lines = parse_yaml(read_config_text(path), str(path))
+    return validate(migrate(data, run_format), str(path), lines)
 
 
 def load_run(run: str, runs_dir: str | Path = "runs") -> tuple[Path, Loaded]:
     run_dir = runs.resolve_run(run, runs_dir)
-    cfg = load_config(run_dir / runs.CONFIG_FILE)
+    arrays = runs.load_model_arrays(run_dir)
     model_file = run_dir / runs.MODEL_FILE
-    if not model_file.is_file():
-        raise RunError(f"{run_dir}: no {runs.MODEL_FILE} (the run has not finished; "
-                       f"status in {runs.SUMMARY_FILE})")
-    arrays = runs.load_npz(model_file)
+    fmt = file_format(arrays, model_file)
+    cfg = load_run_config(run_dir, fmt)
     try:
         meta = json.loads(runs.get_str(arrays["meta"]))
         net = network(cfg, meta["n_in"], meta["n_out"], meta["output"])
         net.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("net.")})
         prep = Preprocessor.from_state_dict(arrays)
-    except (KeyError, ValueError, DataError) as e:
+    except (KeyError, ValueError, TypeError, DataError) as e:
         raise RunError(f"{model_file}: corrupt or not an nncli model ({e})") from e
     return run_dir, Loaded(cfg, net, prep, meta, arrays.get("classes"),
-                           make_loss(meta["loss"], cfg.loss.huber_delta))
+                           make_loss(meta["loss"], cfg.loss.huber_delta), fmt)
 
 
 def _encode_labels(y, classes, source) -> np.ndarray:

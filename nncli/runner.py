@@ -1,34 +1,33 @@
-"""Wires a Config to the run store: train into a run directory, resume one, run sweeps.
+"""Train a Config into a run directory, or resume one, keeping the run's status true.
 
-``train`` loads the data, builds the parts (``build.py``), claims a run directory and trains,
-keeping the run's files true at every moment: the status in summary.json always says what
-happened, and every write is atomic. ``evaluate`` and ``predict`` (``inference.py``) rebuild a
-model from a run directory alone.
+``train`` goes through four steps, each a function below: ``prepare`` (config, checkpoint, data
+and model; nothing is written, so config and data errors leave no directory), ``open_run``
+(claim the directory, write the config and ``status: running``), ``fit`` (the training loop,
+whose every way of ending becomes one ``Outcome``) and ``conclude`` (write what the outcome
+allows, set the final status once, raise what the caller must know). The status machine:
+
+    running --fit returned----------------> finished   (reason: null or early stopping)
+            --fit stopped by a signal-----> killed     (reason: sigint | sigterm; resumable)
+            --non-finite loss or weights--> failed     (reason: non_finite_loss; exit 3)
+            --a write failed--------------> failed     (reason: disk_full | error: ...; exit 4)
+            --anything else (a bug)-------> failed     (reason: error: ...; traceback kept)
 """
 
 from __future__ import annotations
 
-import json
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from nncli import __version__, runs
+from nncli import __version__, blas, runs
 from nncli.build import Parts, build, load_data, targets
 from nncli.config import Config, config_to_dict, dump_config, load_config
 from nncli.data import Dataset
-from nncli.errors import (
-    ConfigError,
-    DivergedError,
-    Interrupted,
-    NncliError,
-    RunError,
-)
-from nncli.inference import evaluate, predict  # noqa: F401  (part of the runner's API)
-from nncli.train import Callback
+from nncli.errors import ConfigError, DivergedError, Interrupted, NncliError, RunError
+from nncli.nn import Callback, Diverged
 
 DIVERGED_HINT = "lower optimizer.lr, set optimizer.clip_norm, or scale the features (data.scaling: standard)"
 
@@ -47,7 +46,7 @@ def preload() -> None:
     import sklearn.preprocessing  # noqa: F401
 
 
-# ---------------------------------------------------------------- training
+# ---------------------------------------------------------------- the run's files as it trains
 class RunRecorder(Callback):
     """Keeps the run's files current: metrics.csv and the checkpoint after every epoch (and
     every N batches), written off the training thread so the loop never waits on the disk."""
@@ -127,6 +126,8 @@ def final_metrics(parts: Parts, ds: Dataset) -> dict:
 
 
 def model_arrays(parts: Parts, ds: Dataset) -> dict:
+    import json
+
     arrays = {f"net.{k}": v for k, v in parts.net.state_dict().items()}
     arrays.update(ds.preprocessor.state_dict())
     meta = {"task": ds.task, "n_in": int(ds.X_train.shape[1]), "n_out": parts.n_out,
@@ -137,7 +138,138 @@ def model_arrays(parts: Parts, ds: Dataset) -> dict:
     return arrays
 
 
-def train(cfg: Config, *, runs_dir: str | Path = "runs", resume: str | None = None,
+# ---------------------------------------------------------------- the four steps
+@dataclass
+class Job:
+    """What ``prepare`` gathered: nothing of it is on disk yet for a new run."""
+
+    cfg: Config
+    ds: Dataset
+    parts: Parts
+    run_dir: Path | None  # set for a resume
+    command: str
+    timings: dict
+    t0: float
+
+
+@dataclass
+class Outcome:
+    """How ``fit`` ended: the final status and reason, and what ``conclude`` must do."""
+
+    status: str  # finished | killed | failed
+    reason: str | None
+    save_model: bool = True
+    error: BaseException | None = None  # raised once the status is written
+    extra: dict = field(default_factory=dict)
+
+
+def prepare(cfg: Config | None, *, runs_dir, resume: str | None, callbacks, command: str,
+            timings: dict) -> Job:
+    t0 = time.perf_counter()
+    state = run_dir = None
+    if resume is not None:
+        run_dir = runs.resolve_run(resume, runs_dir)
+        state, _ = runs.load_checkpoint(run_dir)  # first: a format this version cannot resume is refused
+        saved = load_config(run_dir / runs.CONFIG_FILE)
+        if cfg is not None and config_to_dict(cfg) != config_to_dict(saved):
+            raise ConfigError(f"--resume {run_dir}: the given config differs from the run's saved config "
+                              f"in {', '.join(_differences(config_to_dict(saved), config_to_dict(cfg)))}; "
+                              "resume with the run alone (nncli train --resume RUN)")
+        cfg = saved
+    ds = load_data(cfg)
+    timings["data"] = time.perf_counter() - t0
+    parts = build(cfg, ds, callbacks, runs_dir)
+    if state is not None:
+        try:
+            parts.trainer.load_state_dict(state)
+        except (KeyError, ValueError, TypeError) as e:
+            raise RunError(f"{run_dir}: the checkpoint does not match the run's model ({e})") from e
+        runs.remove_temp_files(run_dir)
+    return Job(cfg, ds, parts, run_dir, command, timings, t0)
+
+
+def open_run(job: Job, runs_dir) -> tuple[Path, dict]:
+    """Claim the run directory (or reuse the resumed one) and record ``status: running``."""
+    cfg, ds, parts = job.cfg, job.ds, job.parts
+    now = time.strftime("%Y-%m-%dT%H:%M:%S")
+    if job.run_dir is None:
+        run_dir = runs.claim_run_dir(runs_dir, cfg.name)
+        summary = {
+            "name": cfg.name, "dir": str(run_dir), "status": "running", "reason": None,
+            "dataset": ds.source, "task": ds.task, "seed": cfg.seed, **hyper(cfg),
+            "started": now, "command": job.command, "versions": versions(),
+            "n_params": int(parts.net.theta.size),
+            "samples": {"train": len(ds.X_train), "validation": len(ds.X_val), "test": len(ds.X_test)},
+        }
+        if parts.transfer:
+            summary["transfer"] = parts.transfer
+        runs.atomic_write_text(run_dir / runs.CONFIG_FILE, dump_config(cfg))
+    else:  # the run keeps its history; each resume is recorded
+        run_dir = job.run_dir
+        summary = _previous_summary(run_dir)
+        summary["resumed"] = [*summary.get("resumed", []), {
+            "at": now, "epoch": parts.trainer.epoch, "batch": parts.trainer.batch, "command": job.command,
+            "versions": versions()}]
+        summary.update(status="running", reason=None, resumable=False)
+    runs.write_summary(run_dir, summary)
+    return run_dir, summary
+
+
+def fit(job: Job, run_dir: Path, summary: dict, stop: StopFlag) -> Outcome:
+    """Run the training loop; every way it can end becomes one Outcome (a bug marks the run
+    failed and propagates with its traceback)."""
+    ds, parts, trainer = job.ds, job.parts, job.parts.trainer
+    writer = runs.BackgroundWriter()
+    trainer.callbacks.insert(0, RunRecorder(run_dir, writer, job.cfg.training.checkpoint_every, stop))
+    t_fit = time.perf_counter()
+    try:
+        try:
+            with blas.limit(blas.fit_threads(parts.net, trainer.batch_size, len(ds.X_train))):
+                trainer.fit(ds.X_train, targets(parts, ds, ds.y_train), ds.X_val,
+                            targets(parts, ds, ds.y_val), parts.sample_weight)
+        finally:
+            job.timings["fit"] = time.perf_counter() - t_fit
+            writer.close()  # every pending write lands (or raises) before the status moves on
+    except Diverged as e:
+        trainer.restore_best()
+        err = DivergedError(f"{e}; run {run_dir} marked failed; {DIVERGED_HINT}", e.epoch, e.batch)
+        err.run_dir = run_dir
+        return Outcome("failed", "non_finite_loss", error=err,
+                       extra={"diverged_at": {"epoch": e.epoch, "batch": e.batch}})
+    except RunError as e:
+        return Outcome("failed", _write_failure(e), save_model=False, error=e)
+    except BaseException as e:
+        _mark(run_dir, summary, "failed", f"error: {type(e).__name__}: {e}")
+        raise
+    if trainer.stop_training:
+        signame = stop.signame or "sigint"
+        where = f"after epoch {trainer.epoch}" if trainer.batch == 0 else \
+            f"in epoch {trainer.epoch + 1} after batch {trainer.batch}"
+        return Outcome("killed", signame, extra={"resumable": True}, error=Interrupted(
+            signame, f"run {run_dir} saved {where}; continue it with: nncli train --resume {run_dir}"))
+    return Outcome("finished", trainer.stop_reason)
+
+
+def conclude(job: Job, run_dir: Path, summary: dict, outcome: Outcome) -> dict:
+    """Write what the outcome allows, then the final status (exactly once); raise its error."""
+    trainer = job.parts.trainer
+    try:
+        if outcome.status == "killed":
+            # the exact state to resume from first; then, like a finished run, the model so far
+            # (the best epoch's weights under early stopping) so evaluate and predict work on it
+            runs.save_checkpoint(run_dir, trainer.state_dict())
+            if trainer.early_stopping and trainer.early_stopping.restore_best:
+                trainer.restore_best()
+        summary = _write_results(job, run_dir, summary, outcome)
+    except RunError as e:  # trained, but the results could not be written: the status must say so
+        _mark(run_dir, summary, "failed", _write_failure(e))
+        raise
+    if outcome.error is not None:
+        raise outcome.error
+    return summary
+
+
+def train(cfg: Config | None, *, runs_dir: str | Path = "runs", resume: str | None = None,
           callbacks=(), stop: StopFlag | None = None, command: str = "",
           timings: dict | None = None) -> tuple[Path, dict]:
     """Train ``cfg`` into a new run directory (or continue ``resume``); returns (dir, summary).
@@ -146,103 +278,16 @@ def train(cfg: Config, *, runs_dir: str | Path = "runs", resume: str | None = No
     and DataError are raised before any directory is created.
     """
     stop = stop or StopFlag()
-    timings = dict(timings or {})
-    t0 = time.perf_counter()
-    state = None
-    if resume is not None:
-        run_dir = runs.resolve_run(resume, runs_dir)
-        saved = load_config(run_dir / runs.CONFIG_FILE)
-        if cfg is not None and config_to_dict(cfg) != config_to_dict(saved):
-            raise ConfigError(f"--resume {run_dir}: the given config differs from the run's saved config "
-                              f"in {', '.join(_differences(config_to_dict(saved), config_to_dict(cfg)))}; "
-                              "resume with the run alone (nncli train --resume RUN)")
-        cfg = saved
-        state, _ = runs.load_checkpoint(run_dir)
-        runs.remove_temp_files(run_dir)
-    ds = load_data(cfg)
-    timings["data"] = time.perf_counter() - t0
-    rng = np.random.default_rng(cfg.seed)
-    parts = build(cfg, ds, rng, callbacks)
-    if state is not None:
-        try:
-            parts.trainer.load_state_dict(state)
-        except (KeyError, ValueError) as e:
-            raise RunError(f"{run_dir}: the checkpoint does not match the run's model ({e})") from e
+    job = prepare(cfg, runs_dir=runs_dir, resume=resume, callbacks=callbacks, command=command,
+                  timings=dict(timings or {}))
     if stop.signame:
         raise Interrupted(stop.signame)
-
-    now = time.strftime("%Y-%m-%dT%H:%M:%S")
-    if resume is None:
-        run_dir = runs.claim_run_dir(runs_dir, cfg.name)
-        summary = {
-            "name": cfg.name, "dir": str(run_dir), "status": "running", "reason": None,
-            "dataset": ds.source, "task": ds.task, "seed": cfg.seed, **hyper(cfg),
-            "started": now, "command": command, "versions": versions(),
-            "n_params": int(parts.net.theta.size),
-            "samples": {"train": len(ds.X_train), "validation": len(ds.X_val), "test": len(ds.X_test)},
-        }
-        if parts.transfer:
-            summary["transfer"] = parts.transfer
-        runs.atomic_write_text(run_dir / runs.CONFIG_FILE, dump_config(cfg))
-    else:  # the run keeps its history; each resume is recorded
-        summary = _previous_summary(run_dir)
-        summary["resumed"] = [*summary.get("resumed", []), {
-            "at": now, "epoch": parts.trainer.epoch, "batch": parts.trainer.batch, "command": command,
-            "versions": versions()}]
-        summary.update(status="running", reason=None, resumable=False)
-    runs.write_summary(run_dir, summary)
-
-    writer = runs.BackgroundWriter()
-    recorder = RunRecorder(run_dir, writer, cfg.training.checkpoint_every, stop)
-    parts.trainer.callbacks.insert(0, recorder)
-    trainer = parts.trainer
-    t_fit = time.perf_counter()
-    try:
-        try:
-            trainer.fit(ds.X_train, targets(parts, ds, ds.y_train), ds.X_val,
-                        targets(parts, ds, ds.y_val), parts.sample_weight)
-        finally:
-            timings["fit"] = time.perf_counter() - t_fit
-            writer.close()  # every pending write lands (or raises) before the status moves on
-    except DivergedError as e:
-        trainer.restore_best()
-        try:
-            _finish(run_dir, summary, parts, ds, "failed", "non_finite_loss", timings, t0,
-                    extra={"diverged_at": {"epoch": e.epoch, "batch": e.batch}})
-        except RunError as w:
-            _mark(run_dir, summary, "failed", _write_failure(w))
-            raise
-        err = DivergedError(f"{e}; run {run_dir} marked failed; {DIVERGED_HINT}", e.epoch, e.batch)
-        err.run_dir = run_dir
-        raise err from None
-    except RunError as e:
-        _mark(run_dir, summary, "failed", _write_failure(e))
-        raise
-    except BaseException as e:
-        _mark(run_dir, summary, "failed", f"error: {type(e).__name__}: {e}")
-        raise
-    try:
-        if trainer.stop_training:
-            # the exact state to resume from first; then, like a finished run, the model so far
-            # (the best epoch's weights under early stopping) so evaluate and predict work on it
-            runs.save_checkpoint(run_dir, trainer.state_dict())
-            if trainer.early_stopping:
-                trainer.restore_best()
-            signame = stop.signame or "sigint"
-            _finish(run_dir, summary, parts, ds, "killed", signame, timings, t0, extra={"resumable": True})
-        else:
-            summary = _finish(run_dir, summary, parts, ds, "finished", trainer.stop_reason, timings, t0)
-    except RunError as e:  # trained, but the results could not be written: the status must say so
-        _mark(run_dir, summary, "failed", _write_failure(e))
-        raise
-    if trainer.stop_training:
-        where = f"after epoch {trainer.epoch}" if trainer.batch == 0 else \
-            f"in epoch {trainer.epoch + 1} after batch {trainer.batch}"
-        raise Interrupted(signame, f"run {run_dir} saved {where}; "
-                                   f"continue it with: nncli train --resume {run_dir}")
-    return run_dir, summary
+    run_dir, summary = open_run(job, runs_dir)
+    outcome = fit(job, run_dir, summary, stop)
+    return run_dir, conclude(job, run_dir, summary, outcome)
 
 
+# ---------------------------------------------------------------- helpers
 def _previous_summary(run_dir: Path) -> dict:
     try:
         return runs.read_summary(run_dir)
@@ -273,61 +318,23 @@ def _mark(run_dir, summary, status, reason, **extra):
         pass
 
 
-def _finish(run_dir, summary, parts, ds, status, reason, timings, t0, extra=None):
-    trainer = parts.trainer
+def _write_results(job: Job, run_dir: Path, summary: dict, outcome: Outcome) -> dict:
+    """The model and final scores (when the weights allow) and the final summary."""
+    parts, ds, trainer, timings = job.parts, job.ds, job.parts.trainer, job.timings
     final = {}
-    if np.isfinite(parts.net.theta).all():
+    if outcome.save_model and np.isfinite(parts.net.theta).all():
         final = final_metrics(parts, ds)
         t_write = time.perf_counter()
-        runs.save_npz(run_dir / runs.MODEL_FILE, model_arrays(parts, ds))
+        runs.save_model(run_dir, model_arrays(parts, ds))
         timings["write"] = time.perf_counter() - t_write
     best = None
     if trainer.best is not None:
         best = {"epoch": trainer.best[1], "value": trainer.best[0],
                 "monitor": trainer.early_stopping.monitor if trainer.early_stopping else
                 ("val_loss" if len(ds.X_val) else "loss")}
-    summary.update(status=status, reason=reason, epochs_run=trainer.epoch, final=final, best=best,
-                   diagnosis=diagnose(ds.task, final), history_last=trainer.history[-1] if trainer.history else None,
-                   wall_time=time.perf_counter() - t0, timings=timings, **(extra or {}))
+    summary.update(status=outcome.status, reason=outcome.reason, epochs_run=trainer.epoch, final=final,
+                   best=best, diagnosis=diagnose(ds.task, final),
+                   history_last=trainer.history[-1] if trainer.history else None,
+                   wall_time=time.perf_counter() - job.t0, timings=timings, **outcome.extra)
     runs.write_summary(run_dir, summary)
     return summary
-
-
-# ---------------------------------------------------------------- sweeps
-def sweep_configs(path: str, overrides: list[str], grid: list[str], text: str | None = None):
-    """[(grid overrides, Config)] for every combination, all validated before any training.
-
-    Each run is named ``<name>-<i>`` unless the grid sets ``name`` itself.
-    """
-    from nncli.config import expand_grid, read_config_text
-
-    if text is None and path != "-":
-        text = read_config_text(path)
-    base = load_config(path, overrides, text=text)
-    combos = expand_grid(grid)
-    names_given = any(item.split("=", 1)[0].strip() == "name" for item in grid)
-    out = []
-    for i, combo in enumerate(combos, 1):
-        extra = [] if names_given else [f"name={base.name}-{i}"]
-        try:
-            out.append((combo, load_config(path, [*overrides, *combo, *extra], text=text)))
-        except ConfigError as e:
-            raise ConfigError(f"--grid combination {i} ({', '.join(combo)}): {e}") from None
-    return out
-
-
-def sweep(configs, *, runs_dir: str | Path = "runs", stop: StopFlag | None = None, command: str = "",
-          callbacks=()):
-    """Train each config in turn; yields (grid overrides, run dir, summary). A run that diverges
-    is recorded as failed and the sweep goes on; an interrupt ends the sweep."""
-    stop = stop or StopFlag()
-    for combo, cfg in configs:
-        try:
-            run_dir, summary = train(cfg, runs_dir=runs_dir, stop=stop, command=command,
-                                     callbacks=callbacks)
-        except DivergedError as e:
-            run_dir = e.run_dir
-            summary = runs.read_summary(run_dir)
-        yield combo, run_dir, summary
-
-

@@ -30,7 +30,8 @@ from nncli.atomic import (  # noqa: F401  (re-exported: the run store's file pri
     write_json,
 )
 from nncli.atomic import _unlink
-from nncli.errors import ConfigError, RunError
+from nncli.checkpoint import MODEL_FORMAT, READS_MODEL, check_format, decode_checkpoint, encode_checkpoint
+from nncli.errors import ConfigError, FormatError, RunError
 
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.csv"
@@ -196,10 +197,10 @@ def read_summary(run_dir) -> dict:
     return data
 
 
-def save_checkpoint(run_dir, arrays: dict) -> None:
-    """Write checkpoint.npz; the checkpoint it replaces is kept as checkpoint.prev.npz."""
+def save_checkpoint(run_dir, state: dict) -> None:
+    """Write checkpoint.npz from a trainer's state; the one it replaces is kept as checkpoint.prev.npz."""
     run_dir = Path(run_dir)
-    atomic_write_bytes(run_dir / CHECKPOINT_FILE, npz_bytes(arrays),
+    atomic_write_bytes(run_dir / CHECKPOINT_FILE, npz_bytes(encode_checkpoint(state)),
                        keep_previous=run_dir / CHECKPOINT_PREV_FILE)
 
 
@@ -210,15 +211,35 @@ def remove_temp_files(run_dir) -> None:
 
 
 def load_checkpoint(run_dir) -> tuple[dict, str]:
-    """(arrays, file name) from checkpoint.npz, or from checkpoint.prev.npz if the newest is bad."""
+    """(trainer state, file name) from checkpoint.npz, or from checkpoint.prev.npz if the newest
+    cannot be read or decoded."""
     run_dir = Path(run_dir)
     reasons = []
     for name in (CHECKPOINT_FILE, CHECKPOINT_PREV_FILE):
+        path = run_dir / name
         try:
-            return load_npz(run_dir / name), name
+            return decode_checkpoint(load_npz(path), path), name
+        except FormatError:
+            raise
         except RunError as e:
             reasons.append(f"{name}: {'missing' if 'no such file' in str(e) else 'corrupt or truncated'}")
+        except (KeyError, ValueError, TypeError) as e:
+            reasons.append(f"{name}: bad contents ({e})")
     raise RunError(f"{run_dir}: no usable checkpoint ({'; '.join(reasons)})")
+
+
+def save_model(run_dir, arrays: dict) -> None:
+    save_npz(Path(run_dir) / MODEL_FILE, {"format": np.array(MODEL_FORMAT), **arrays})
+
+
+def load_model_arrays(run_dir) -> dict[str, np.ndarray]:
+    """The arrays of a run's model.npz, after checking its format version."""
+    path = Path(run_dir) / MODEL_FILE
+    if not path.is_file():
+        raise RunError(f"{run_dir}: no {MODEL_FILE} (the run has not finished; status in {SUMMARY_FILE})")
+    arrays = load_npz(path)
+    check_format(arrays, path, READS_MODEL, "model")
+    return arrays
 
 
 # ---------------------------------------------------------------- finding runs

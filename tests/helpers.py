@@ -1,7 +1,9 @@
-"""Small helpers for tests that look inside run directories."""
+"""Small helpers shared by test files: writing files, looking inside run directories, and an
+experiment file that sets every key."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -19,3 +21,70 @@ def run_dirs(root: Path) -> list[Path]:
 def load_arrays(path: Path) -> dict[str, np.ndarray]:
     with np.load(path, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
+
+
+# every key of the schema set away from its default (the optimizer and schedule sections: those
+# of the names it chooses); loads, but is not meant to train
+FULL = textwrap.dedent("""\
+    name: digits-mlp.v2
+    seed: 7
+    description: "Two hidden layers on the digits dataset: a baseline."
+    data:
+      dataset: digits
+      label: null
+      params: {}
+      task: classification
+      validation: 0.15
+      test: 0.25
+      scaling: minmax
+      polynomial: 2
+      subset: 500
+    model:
+      hidden: [64, 32]
+      activation: [prelu, maxout]
+      leaky_slope: 0.02
+      maxout_pieces: 3
+      init: normal
+      init_scale: 0.05
+      dropout: [0.1, 0.2]
+      batch_norm: true
+      bias: false
+      output: softmax
+      init_from: null
+      freeze: 1
+    loss:
+      name: huber
+      class_weight: balanced
+      huber_delta: 2.0
+    optimizer:
+      name: adabound
+      lr: 3e-4
+      betas: [0.85, 0.99]
+      eps: 1e-7
+      weight_decay: 0.01
+      final_lr: 0.05
+      gamma: 0.002
+      lookahead: {k: 6, alpha: 0.6}
+      clip_norm: 5.0
+      schedule:
+        name: plateau
+        patience: 4
+        factor: 0.5
+        threshold: 0.001
+        min_lr: 1e-6
+    regularization:
+      l1: 0.0001
+      l2: 0.001
+    training:
+      epochs: 12
+      batch_size: full
+      shuffle: false
+      dtype: float64
+      early_stopping:
+        enabled: true
+        monitor: val_accuracy
+        patience: 3
+        min_delta: 0.001
+        restore_best: false
+      checkpoint_every: 50
+    """)

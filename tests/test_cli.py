@@ -188,11 +188,11 @@ def test_config_from_stdin_with_nested_and_list_overrides(tmp_path, nncli):
 
 def test_bad_config_lists_every_problem_and_creates_nothing(tmp_path, nncli):
     cfg = write(tmp_path / "bad.yaml", "name: x\nmodel: {hidden: [-1], activation: rleu}\n"
-                                       "optimizer: {lr: -1, name: foo}\ntraining: {epochs: 0}\n")
+                                       "optimizer: {lr: -1, schedule: {name: foo}}\ntraining: {epochs: 0}\n")
     r = nncli("train", cfg, "--runs-dir", tmp_path / "runs")
     assert r.code == 2
     assert r.out == ""
-    for key in ("model.hidden.0", "model.activation", "optimizer.lr", "optimizer.name", "training.epochs"):
+    for key in ("model.hidden.0", "model.activation", "optimizer.lr", "optimizer.schedule.name", "training.epochs"):
         assert key in r.err, key
     assert "did you mean 'relu'" in r.err
     assert "5 problems" in r.err
@@ -492,6 +492,7 @@ def test_version():
     result = invoke("--version")
     assert result.exit_code == 0
     assert result.stdout == f"nncli {nncli.__version__}\n"
+    assert nncli.__version__ == "0.2.0"  # writes run files of format 2, which says "nncli 0.2"
 
 
 def test_subcommand_help():
@@ -630,8 +631,8 @@ def test_transfer_learning_freezes_the_first_layer_and_renews_a_head_of_another_
     np.testing.assert_array_equal(a["net.dense0.b"], b["net.dense0.b"])
     assert b["net.dense1.W"].shape == (16, 5) != a["net.dense1.W"].shape
     transfer = json.loads((tuned / "summary.json").read_text())["transfer"]
-    assert transfer["loaded"] == ["dense0.W", "dense0.b"]
-    assert transfer["kept_new"] == ["dense1.W", "dense1.b"]
+    assert transfer == {"from": str(base), "loaded": ["dense0"], "reinitialized": ["dense1"],
+                        "frozen": ["dense0", "relu0"]}  # the first block: the dense layer and its activation
 
 
 def test_transfer_from_a_model_that_shares_nothing_is_a_config_error(tmp_path, nncli):

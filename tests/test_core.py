@@ -1,6 +1,6 @@
-"""The numeric core end to end: the notes' worked example, real datasets, layers' modes,
-freezing, state, early stopping, the non-finite guard, exact resume, sample weights and
-numerically extreme logits."""
+"""The numeric core end to end: the notes' worked example, real datasets, unknown names,
+layers' modes, freezing, state and transfer, and numerically extreme logits. The training
+loop's own behaviour is in test_training.py."""
 
 from __future__ import annotations
 
@@ -16,13 +16,15 @@ from sklearn.datasets import load_digits, load_iris, make_classification, make_r
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from nncli.activations import ACTIVATIONS
-from nncli.errors import DivergedError
-from nncli.losses import LOSSES, make_loss
-from nncli.model import BatchNorm, Dropout, build_mlp
-from nncli.optim import make_optimizer
-from nncli.schedules import make_schedule
-from nncli.train import Callback, EarlyStopping, Trainer
+from nncli import runs
+from nncli.build import load_transfer
+from nncli.errors import NncliError
+from nncli.nn.activations import ACTIVATIONS, make_activation
+from nncli.nn.layers import BatchNorm, Dense, Dropout
+from nncli.nn.losses import LOSSES, make_loss
+from nncli.nn.network import Network, build_mlp
+from nncli.nn.optim import make_optimizer
+from nncli.nn.train import Trainer
 
 
 def split_scaled(X, y, test_size=0.2, dtype=np.float32):
@@ -61,7 +63,7 @@ def test_worked_backprop_example():
     assert delta_h[0] == pytest.approx(delta_o * 0.1 * a * (1 - a), rel=1e-12)
 
     # one SGD step with lr 0.5 through the trainer moves the output weight by +0.0302
-    opt = make_optimizer("sgd", [net.trainable], 0.5)
+    opt = make_optimizer("sgd", net, lr=0.5)
     trainer = Trainer(net, loss, opt, epochs=1, batch_size=None, shuffle=False, task="regression")
     before = net.theta.copy()
     history = trainer.fit(x, y)
@@ -83,8 +85,8 @@ def digits():
 def train_digits(data, epochs=30):
     Xtr, Xte, ytr, yte = data
     rng = np.random.default_rng(0)
-    net = build_mlp(64, [128], 10, activation="relu", dtype=np.float32, rng=rng)
-    opt = make_optimizer("adam", [net.trainable], 1e-3)
+    net = build_mlp(64, [128], 10, activation="relu", dtype=np.float32, seed=0)
+    opt = make_optimizer("adam", net, lr=1e-3)
     trainer = Trainer(net, make_loss("cross_entropy"), opt, epochs=epochs, batch_size=64, rng=rng)
     trainer.fit(Xtr, ytr)
     return net, opt, trainer
@@ -111,13 +113,16 @@ def test_digits_float32_stays_float32(digits, digits_runs):
     (net, opt, _), _ = digits_runs
     assert net.theta.dtype == np.float32 and net.grad.dtype == np.float32
     assert net.predict(digits[1]).dtype == np.float32
-    assert all(arr.dtype == np.float32 for key, arr in opt.state_dict().items() if key[0].isdigit())
+    state = opt.state_dict()
+    assert set(state) == {"t", "lr", "m", "v"}
+    assert state["m"].dtype == np.float32 and state["v"].dtype == np.float32
+    assert state["m"].shape == net.theta.shape
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 def test_float32_through_every_layer(name):
     rng = np.random.default_rng(0)
-    net = build_mlp(5, [6, 4], 3, activation=name, dropout=0.2, batch_norm=True, dtype=np.float32, rng=rng)
+    net = build_mlp(5, [6, 4], 3, activation=name, dropout=0.2, batch_norm=True, dtype=np.float32, seed=0)
     x = rng.normal(size=(8, 5)).astype(np.float32)
     for layer in net.layers:
         x = layer.forward(x, True)
@@ -150,8 +155,8 @@ def test_zero_hidden_mse_matches_least_squares():
     A = np.c_[X, np.ones(len(X))]
     coef = np.linalg.lstsq(A, y, rcond=None)[0]
     rng = np.random.default_rng(0)
-    net = build_mlp(5, [], 1, dtype=np.float64, rng=rng)
-    opt = make_optimizer("sgd", [net.trainable], 0.4)
+    net = build_mlp(5, [], 1, dtype=np.float64, seed=0)
+    opt = make_optimizer("sgd", net, lr=0.4)
     trainer = Trainer(net, make_loss("mse"), opt, epochs=200, batch_size=None, task="regression", rng=rng)
     history = trainer.fit(X, y)
     got = np.r_[net.layers[0].params["W"][:, 0], net.layers[0].params["b"]]
@@ -163,26 +168,48 @@ def test_zero_hidden_softmax_regression_on_iris():
     X, y = load_iris(return_X_y=True)
     Xtr, Xte, ytr, yte = split_scaled(X, y, test_size=0.3)
     rng = np.random.default_rng(0)
-    net = build_mlp(4, [], 3, rng=rng)
+    net = build_mlp(4, [], 3, seed=0)
     assert [type(layer).__name__ for layer in net.layers] == ["Dense"]
-    opt = make_optimizer("adam", [net.trainable], 0.05)
+    opt = make_optimizer("adam", net, lr=0.05)
     trainer = Trainer(net, make_loss("cross_entropy"), opt, epochs=60, batch_size=16, rng=rng)
     trainer.fit(Xtr, ytr)
     assert trainer.evaluate(Xte, yte)["accuracy"] >= 0.9
 
 
+# ---------------------------------------------------------------- unknown names
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: make_loss("mes"), r"unknown loss 'mes': expected one of binary_cross_entropy, .* \(did you mean 'mse'\?\)"),
+    (lambda: make_activation("relux"), r"unknown activation 'relux': expected one of .* \(did you mean 'relu'\?\)"),
+    (lambda: Dense(4, init="he_norml"), r"unknown initializer 'he_norml': .* \(did you mean 'he_normal'\?\)"),
+    (lambda: build_mlp(3, [4], 2, output="softmx"), r"unknown output head 'softmx': .*'softmax'"),
+], ids=["loss", "activation", "initializer", "output head"])
+def test_core_registries_raise_value_error_with_the_choices(make, message):
+    # the core speaks Python: a ValueError, not one of the tool's user errors
+    with pytest.raises(ValueError, match=message) as info:
+        make()
+    assert not isinstance(info.value, NncliError)
+
+
 # ---------------------------------------------------------------- dropout and batch norm
 
+def _dropout(rate, width, seed=0, dtype=np.float64):
+    """A dropout layer inside a network, which gives it its generator."""
+    layer = Dropout(rate)
+    Network([layer], (width,), dtype=dtype, seed=seed)
+    return layer
+
+
 def test_dropout_identity_at_evaluation():
-    layer = Dropout(0.5, np.random.default_rng(0))
+    layer = _dropout(0.5, 3)
     x = np.random.default_rng(1).normal(size=(4, 3))
     assert np.array_equal(layer.forward(x, training=False), x)
-    assert np.array_equal(Dropout(0.0, np.random.default_rng(0)).forward(x, training=True), x)
+    assert np.array_equal(_dropout(0.0, 3).forward(x, training=True), x)
 
 
 def test_dropout_is_inverted_and_keeps_the_mean():
     rate = 0.3
-    layer = Dropout(rate, np.random.default_rng(0))
+    layer = _dropout(rate, 100)
     out = layer.forward(np.ones((1000, 100)), training=True)
     assert set(np.unique(out)) == {0.0, 1 / (1 - rate)}
     assert abs(out.mean() - 1.0) < 0.01
@@ -191,22 +218,37 @@ def test_dropout_is_inverted_and_keeps_the_mean():
 
 def test_dropout_mask_comes_from_the_generator():
     x = np.ones((5, 4))
-    out = Dropout(0.3, np.random.default_rng(7)).forward(x, training=True)
-    expected = (np.random.default_rng(7).random((5, 4)) >= 0.3) / 0.7
+    layer = _dropout(0.3, 4, seed=7)
+    assert isinstance(layer.rng, np.random.Generator)
+    expected_rng = np.random.default_rng()
+    expected_rng.bit_generator.state = layer.rng.bit_generator.state
+    out = layer.forward(x, training=True)
+    expected = (expected_rng.random((5, 4)) >= 0.3) / 0.7
     np.testing.assert_allclose(out, expected, rtol=1e-15)
-    other = Dropout(0.3, np.random.default_rng(8)).forward(np.ones((50, 4)), training=True)
-    again = Dropout(0.3, np.random.default_rng(7)).forward(np.ones((50, 4)), training=True)
+    # the same seed gives the same stream, another seed another one
+    other = _dropout(0.3, 4, seed=8).forward(np.ones((50, 4)), training=True)
+    again = _dropout(0.3, 4, seed=7).forward(np.ones((50, 4)), training=True)
+    first = _dropout(0.3, 4, seed=7).forward(np.ones((50, 4)), training=True)
+    assert np.array_equal(again, first)
     assert not np.array_equal(other, again)
 
 
+def test_every_dropout_layer_has_its_own_stream():
+    net = build_mlp(4, [6, 6], 2, dropout=0.5, seed=3)
+    drops = [layer for layer in net.layers if isinstance(layer, Dropout)]
+    assert len(drops) == 2 and drops[0].rng is not drops[1].rng
+    a = drops[0].forward(np.ones((20, 6), np.float32), True)
+    b = drops[1].forward(np.ones((20, 6), np.float32), True)
+    assert not np.array_equal(a, b)
+    assert set(net.random_state()) == {"dropout0", "dropout1"}
+
+
 def _bn(n=3):
-    net = build_mlp(n, [], n, batch_norm=False, dtype=np.float64)
-    layer = BatchNorm(n)
-    from nncli.model import Network
-    Network([layer], dtype=np.float64)
+    layer = BatchNorm()
+    Network([layer], (n,), dtype=np.float64)
+    assert layer.params["gamma"].shape == (n,) and layer.buffers["running_var"].shape == (n,)
     layer.params["gamma"][...] = [1.0, 2.0, 0.5]
     layer.params["beta"][...] = [0.0, -1.0, 3.0]
-    del net
     return layer
 
 
@@ -250,9 +292,9 @@ def test_batchnorm_running_statistics_move():
 def test_freeze_keeps_frozen_parameters_fixed():
     X, y = make_classification(n_samples=120, n_features=5, n_informative=3, n_classes=3, random_state=0)
     rng = np.random.default_rng(0)
-    net = build_mlp(5, [8, 6], 3, activation="prelu", batch_norm=True, rng=rng)
+    net = build_mlp(5, [8, 6], 3, activation="prelu", batch_norm=True, seed=0)
     values = net.state_dict()
-    net.freeze(1)
+    net.freeze_blocks(1)
     assert all(np.array_equal(values[k], v) for k, v in net.state_dict().items())  # re-layout keeps values
     frozen = [layer for layer in net.layers[:3]]
     assert [type(layer).__name__ for layer in frozen] == ["Dense", "BatchNorm", "PReLU"]
@@ -266,8 +308,13 @@ def test_freeze_keeps_frozen_parameters_fixed():
             assert np.shares_memory(arr, theta) != layer.frozen
     w, _ = net.weights
     assert w.size == 8 * 6 + 6 * 3  # the W of the two trainable Dense layers only
+    # freezing the same layers by name or index gives the same layout
+    by_name = build_mlp(5, [8, 6], 3, activation="prelu", batch_norm=True, seed=0)
+    by_name.freeze(["dense0", "batchnorm0", 2])
+    assert by_name.layout == net.layout and by_name.n_frozen == net.n_frozen == n_frozen
+    assert np.array_equal(by_name.theta, net.theta)
 
-    opt = make_optimizer("adam", [net.trainable], 0.01)
+    opt = make_optimizer("adam", net, lr=0.01)
     Trainer(net, make_loss("cross_entropy"), opt, epochs=3, batch_size=32, rng=rng).fit(X, y)
     after = net.state_dict()
     for key, before in values.items():
@@ -279,20 +326,20 @@ def test_freeze_keeps_frozen_parameters_fixed():
 
 def _state_net(seed):
     return build_mlp(4, [6, 5], 3, activation=["prelu", "relu"], dropout=0.3, batch_norm=True,
-                     rng=np.random.default_rng(seed))
+                     seed=seed)
 
 
 def test_state_dict_round_trip():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(40, 4)).astype(np.float32), rng.integers(0, 3, 40)
     net = _state_net(0)
-    opt = make_optimizer("adam", [net.trainable], 0.01)
+    opt = make_optimizer("adam", net, lr=0.01)
     Trainer(net, make_loss("cross_entropy"), opt, epochs=2, batch_size=8, rng=rng).fit(X, y)
     state = net.state_dict()
     assert "batchnorm0.running_mean" in state and "prelu0.alpha" in state
     other = _state_net(1)
     assert not np.array_equal(other.predict(X), net.predict(X))
-    assert other.load_state_dict(state) == []
+    other.load_state_dict(state)
     assert np.array_equal(other.predict(X), net.predict(X))
     assert np.array_equal(other.theta, net.theta)
     state["dense0.W"] += 1  # a copy, not a view
@@ -308,240 +355,43 @@ def test_load_state_dict_strict_mismatch():
     del missing["batchnorm1.running_var"]
     with pytest.raises(ValueError, match="batchnorm1.running_var"):
         _state_net(1).load_state_dict(missing)
-    target = build_mlp(4, [6, 5], 4, activation=["prelu", "relu"], dropout=0.3, batch_norm=True)
-    skipped = target.load_state_dict(state, strict=False)
-    assert skipped == ["dense2.W", "dense2.b"]
-    assert np.array_equal(target.layers[0].params["W"], state["dense0.W"])
+    with pytest.raises(TypeError):
+        wider.load_state_dict(state, strict=False)  # strict only: partial loading is transfer's job
 
 
-# ---------------------------------------------------------------- early stopping
-
-class Snapshots(Callback):
-    def __init__(self):
-        self.theta, self.state = {}, {}
-
-    def on_epoch_end(self, trainer, epoch, logs):
-        self.theta[logs["epoch"]] = trainer.net.theta.copy()
-        self.state[logs["epoch"]] = trainer.net.state_dict()
+def _saved_run(tmp_path, net):
+    run_dir = tmp_path / "source"
+    run_dir.mkdir()
+    (run_dir / runs.CONFIG_FILE).write_text("name: source\n")
+    runs.save_model(run_dir, {f"net.{k}": v for k, v in net.state_dict().items()})
+    return run_dir
 
 
-def _early_stopping_run(patience, epochs=40):
-    X, y = make_classification(n_samples=150, n_features=6, n_informative=4, n_classes=3, random_state=1)
-    X = StandardScaler().fit_transform(X).astype(np.float32)
-    y_val = (y + 1) % 3  # learning the training labels makes the validation loss worse
-    rng = np.random.default_rng(0)
-    net = build_mlp(6, [16], 3, batch_norm=True, rng=rng)
-    snaps = Snapshots()
-    trainer = Trainer(net, make_loss("cross_entropy"), make_optimizer("adam", [net.trainable], 0.01),
-                      epochs=epochs, batch_size=32, rng=rng, callbacks=[snaps],
-                      early_stopping=EarlyStopping("val_loss", patience=patience))
-    history = trainer.fit(X, y, X, y_val)
-    return net, trainer, history, snaps
+def test_transfer_loads_the_matching_layers_and_keeps_a_new_head_fresh(tmp_path):
+    state = _state_net(0).state_dict()
+    run_dir = _saved_run(tmp_path, _state_net(0))
+    target = build_mlp(4, [6, 5], 4, activation=["prelu", "relu"], dropout=0.3, batch_norm=True, seed=5)
+    fresh = target.state_dict()
+    info = load_transfer(target, str(run_dir), [], tmp_path)
+    assert info["loaded"] == ["dense0", "batchnorm0", "prelu0", "dense1", "batchnorm1"]
+    assert info["reinitialized"] == ["dense2"]
+    after = target.state_dict()
+    for key, arr in after.items():
+        expected = fresh[key] if key.startswith("dense2.") else state[key]
+        assert np.array_equal(arr, expected), key
 
 
-@pytest.mark.parametrize("patience", [1, 3])
-def test_early_stopping_patience_and_best_weights(patience):
-    net, trainer, history, snaps = _early_stopping_run(patience)
-    losses = [h["val_loss"] for h in history]
-    best_epoch = int(np.argmin(losses)) + 1
-    assert len(history) == best_epoch + patience < 40
-    assert all(v >= losses[best_epoch - 1] for v in losses[best_epoch:])
-    assert trainer.stop_reason is not None
-    assert np.array_equal(net.theta, snaps.theta[best_epoch])
-    assert not np.array_equal(net.theta, snaps.theta[len(history)])
-    for key, arr in snaps.state[best_epoch].items():
-        assert np.array_equal(net.state_dict()[key], arr), key  # running statistics too
-
-
-def test_no_early_stop_when_patience_is_long():
-    _, trainer, history, _ = _early_stopping_run(patience=100, epochs=8)
-    assert len(history) == 8 and trainer.stop_reason is None
-
-
-# ---------------------------------------------------------------- non-finite guard
-
-def test_huge_learning_rate_raises_diverged():
-    X, y = make_regression(n_samples=200, n_features=5, noise=1, random_state=0)
-    X = X * 100  # unscaled
-    rng = np.random.default_rng(0)
-    net = build_mlp(5, [], 1, rng=rng)
-    trainer = Trainer(net, make_loss("mse"), make_optimizer("sgd", [net.trainable], 1e6), epochs=50,
-                      batch_size=32, task="regression", rng=rng)
-    with np.errstate(all="ignore"), pytest.raises(DivergedError) as info:
-        trainer.fit(X, y)
-    err = info.value
-    assert err.epoch >= 1 and 1 <= err.batch <= 7
-    assert f"epoch {err.epoch}" in str(err)
-    assert err.exit_code == 3
-
-
-# ---------------------------------------------------------------- exact resume
-
-class StopAt(Callback):
-    """Stop after batch ``batch`` of epoch ``epoch`` (0-based), or at the end of the epoch."""
-
-    def __init__(self, epoch, batch=None):
-        self.epoch, self.batch = epoch, batch
-
-    def on_batch_end(self, trainer, epoch, batch):
-        if (epoch, batch) == (self.epoch, self.batch):
-            trainer.stop_training = True
-
-    def on_epoch_end(self, trainer, epoch, logs):
-        if self.batch is None and epoch == self.epoch:
-            trainer.stop_training = True
-
-
-@pytest.fixture(scope="module")
-def resume_data():
-    X, y = make_classification(n_samples=120, n_features=6, n_informative=4, n_classes=3, random_state=0)
-    X = StandardScaler().fit_transform(X)
-    return X[:100], y[:100], X[100:], y[100:]  # 100 training samples: 7 batches of 16 (last has 4)
-
-
-def _resume_trainer(early_patience, callbacks=()):
-    rng = np.random.default_rng(0)
-    net = build_mlp(6, [12, 8], 3, dropout=0.2, batch_norm=True, rng=rng)
-    opt = make_optimizer("adam", [net.trainable], 0.02)
-    sched = make_schedule("plateau", 0.02, 6, patience=0, factor=0.5, threshold=0.05)
-    # min_delta 0.03 makes early stopping fire within the 6 epochs (after epoch 4)
-    es = EarlyStopping("val_loss", patience=early_patience, min_delta=0.03) if early_patience else None
-    return Trainer(net, make_loss("cross_entropy"), opt, sched, epochs=6, batch_size=16, rng=rng,
-                   early_stopping=es, callbacks=callbacks)
-
-
-def _keys(history):
-    return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
-
-
-def _run_with_stops(data, stops, tmp_path, early_patience=None):
-    """Stop at each point in turn, save the state to .npz, resume in fresh objects."""
-    trainer = _resume_trainer(early_patience, [StopAt(*stops[0])] if stops else [])
-    trainer.fit(*data)
-    for i in range(1, len(stops) + 1):
-        if not trainer.stop_training:  # training ended before this stop point
-            break
-        path = tmp_path / f"state{i}.npz"
-        np.savez(path, **trainer.state_dict())
-        with np.load(path, allow_pickle=False) as f:
-            state = dict(f)
-        trainer = _resume_trainer(early_patience, [StopAt(*stops[i])] if i < len(stops) else [])
-        trainer.load_state_dict(state)
-        trainer.fit(*data)
-    return trainer
-
-
-@pytest.fixture(scope="module")
-def straight(resume_data, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("straight")
-    return {p: _run_with_stops(resume_data, [], tmp, p) for p in (None, 1)}
-
-
-@pytest.mark.parametrize("stops", [
-    [(0, None)], [(2, None)], [(4, None)],  # at the end of epochs 1, 3, 5
-    [(0, 3)], [(2, 6)], [(3, 0)],  # mid-epoch, after the last batch, after the first
-    [(1, 2), (1, 5), (3, None), (4, 4)],  # several stops in one run
-])
-@pytest.mark.parametrize("early", [None, 1])
-def test_resume_is_bit_identical(resume_data, straight, tmp_path, stops, early):
-    ref = straight[early]
-    assert len(ref.history) >= 2
-    resumed = _run_with_stops(resume_data, stops, tmp_path, early)
-    assert np.array_equal(resumed.net.theta, ref.net.theta)
-    assert _keys(resumed.history) == _keys(ref.history)
-    assert resumed.optimizer.lr == ref.optimizer.lr
-    for key, arr in ref.net.state_dict().items():
-        assert np.array_equal(resumed.net.state_dict()[key], arr), key
-
-
-def test_resume_exercises_the_schedule(straight):
-    lrs = [h["lr"] for h in straight[None].history]
-    assert len(set(lrs)) > 1  # the plateau schedule cut the rate, so its state matters
-
-
-def test_resume_at_the_epoch_early_stopping_fires(resume_data, straight, tmp_path):
-    ref = straight[1]
-    fired = len(ref.history)
-    assert ref.stop_reason is not None and fired < 6
-    resumed = _run_with_stops(resume_data, [(fired - 1, None)], tmp_path, early_patience=1)
-    assert _keys(resumed.history) == _keys(ref.history)
-    assert np.array_equal(resumed.net.theta, ref.net.theta)
-
-
-# ---------------------------------------------------------------- sample weights
-
-def _weighted_data(loss, rng, n=8, k=3):
-    x = rng.normal(size=(n, 4))
-    if loss.fused_head == "softmax":
-        y = rng.integers(0, k, n)
-    elif loss.fused_head == "sigmoid":
-        y = rng.integers(0, 2, (n, k)).astype(np.float64)
-    else:
-        y = rng.normal(size=(n, k))
-    return x, y
-
-
-def _grad(net, loss, x, y, w):
-    value = loss.forward(net.forward(x, True), y, w)
-    net.backward(loss.backward())
-    return value, net.grad.copy()
-
-
-@pytest.mark.parametrize("name", sorted(LOSSES))
-def test_zero_sample_weight_removes_the_sample(name):
-    rng = np.random.default_rng(0)
-    loss = make_loss(name)
-    net = build_mlp(4, [5], 3, activation="tanh", dtype=np.float64, rng=rng)
-    x, y = _weighted_data(loss, rng)
-    w = rng.uniform(0.5, 2.0, len(x))
-    w[2] = 0.0
-    value, grad = _grad(net, loss, x, y, w)
-    x2, y2 = x.copy(), y.copy()
-    x2[2] = 100 * rng.normal(size=4)
-    y2[2] = y[3]
-    value2, grad2 = _grad(net, loss, x2, y2, w)
-    assert value2 == pytest.approx(value, rel=1e-13)
-    np.testing.assert_allclose(grad2, grad, rtol=1e-13, atol=1e-15)
-    # and the weights do matter
-    _, unweighted = _grad(net, loss, x, y, None)
-    assert not np.allclose(unweighted, grad)
-
-
-@pytest.mark.parametrize("name", sorted(LOSSES))
-def test_weight_two_equals_a_duplicate(name):
-    """The loss is sum_i w_i l_i / batch (sse: sum_i w_i l_i), so weight 2 == the sample twice."""
-    rng = np.random.default_rng(1)
-    loss = make_loss(name)
-    net = build_mlp(4, [5], 3, activation="tanh", dtype=np.float64, rng=rng)
-    x, y = _weighted_data(loss, rng)
-    n = len(x)
-    w = np.ones(n)
-    w[4] = 2.0
-    value_w, grad_w = _grad(net, loss, x, y, w)
-    value_d, grad_d = _grad(net, loss, np.r_[x, x[4:5]], np.r_[y, y[4:5]], None)
-    ratio = 1.0 if name == "sse" else (n + 1) / n
-    assert value_w == pytest.approx(value_d * ratio, rel=1e-12)
-    np.testing.assert_allclose(grad_w, grad_d * ratio, rtol=1e-10, atol=1e-14)
-
-
-def test_fit_with_zero_weights_ignores_those_samples():
-    rng = np.random.default_rng(0)
-    X, y = rng.normal(size=(60, 4)), rng.integers(0, 3, 60)
-    w = np.where(np.arange(60) % 4 == 0, 0.0, 1.0)
-    X2, y2 = X.copy(), y.copy()
-    X2[w == 0] = 50 * rng.normal(size=(15, 4))
-    y2[w == 0] = (y[w == 0] + 1) % 3
-
-    def fit(X, y, w):
-        rng = np.random.default_rng(0)
-        net = build_mlp(4, [6], 3, dtype=np.float64, rng=rng)
-        Trainer(net, make_loss("cross_entropy"), make_optimizer("adam", [net.trainable], 0.01), epochs=5,
-                batch_size=None, rng=rng).fit(X, y, sample_weight=w)
-        return net.theta
-
-    theta = fit(X, y, w)
-    np.testing.assert_allclose(fit(X2, y2, w), theta, rtol=1e-12, atol=1e-14)
-    assert not np.allclose(fit(X, y, None), theta)
+def test_transfer_matches_whole_layers(tmp_path):
+    """A layer whose arrays match only in part (W but no bias) keeps its fresh start whole."""
+    source = build_mlp(4, [6], 3, batch_norm=True, bias=False, seed=0)
+    run_dir = _saved_run(tmp_path, source)
+    target = build_mlp(4, [6], 3, batch_norm=True, bias=True, seed=5)
+    fresh = target.state_dict()
+    info = load_transfer(target, str(run_dir), [], tmp_path)
+    assert info["loaded"] == ["batchnorm0"] and info["reinitialized"] == ["dense0", "dense1"]
+    for key, arr in target.state_dict().items():
+        expected = source.state_dict()[key] if key.startswith("batchnorm0.") else fresh[key]
+        assert np.array_equal(arr, expected), key
 
 
 # ---------------------------------------------------------------- extreme logits

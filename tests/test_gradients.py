@@ -1,8 +1,9 @@
 """Finite-difference checks of every backward pass, parametrized over the registries.
 
-Central differences in float64; the relative error ``|a - b| / (|a| + |b|)`` (vector norms)
-must stay below 1e-6. Inputs are kept away from kinks (relu-family at 0, maxout ties,
-huber at +-delta, mae at 0) so the numeric derivative is the true one.
+The differences come from ``nncli.nn.gradcheck``: central differences in float64; the relative
+error ``|a - b| / (|a| + |b|)`` (vector norms) must stay below 1e-6. Inputs are kept away from
+kinks (relu-family at 0, maxout ties, huber at +-delta, mae at 0) so the numeric derivative is
+the true one.
 """
 
 from __future__ import annotations
@@ -10,72 +11,53 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nncli.activations import ACTIVATIONS, OUTPUT_HEADS, make_activation
-from nncli.losses import LOSSES, make_loss
-from nncli.model import BatchNorm, Dense, Dropout, Network, build_mlp
-from nncli.train import Trainer
-
-H = 1e-6  # finite-difference step
-TOL = 1e-6  # relative error allowed
-
-
-def rel_error(a, b) -> float:
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return float(np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-8))
+from nncli.nn.activations import ACTIVATIONS, OUTPUT_HEADS, make_activation
+from nncli.nn.gradcheck import TOL, check_network, fix_dropout_masks, numeric_grad, rel_error, spread
+from nncli.nn.layers import BatchNorm, Dense, Dropout
+from nncli.nn.losses import LOSSES, make_loss
+from nncli.nn.network import Network, build_mlp
+from nncli.nn.train import Trainer
 
 
-def numeric_grad(f, x: np.ndarray) -> np.ndarray:
-    """Central differences of the scalar ``f()`` w.r.t. every entry of ``x`` (perturbed in place)."""
-    grad = np.zeros(x.shape)
-    flat, gflat = x.reshape(-1), grad.reshape(-1)
-    assert np.shares_memory(flat, x) or flat.size == 0
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + H
-        up = f()
-        flat[i] = old - H
-        down = f()
-        flat[i] = old
-        gflat[i] = (up - down) / (2 * H)
-    return grad
+class Probe:
+    """A loss ``sum(R * out)``: its gradient w.r.t. ``out`` is ``R`` itself, so a check through
+    it tests a layer's backward against every direction at once."""
+
+    def __init__(self, R):
+        self.R = R
+
+    def forward(self, out, y=None):
+        return float(np.sum(out * self.R))
+
+    def backward(self):
+        return self.R.copy()
 
 
-def spread(rng, shape, step=0.25) -> np.ndarray:
-    """Distinct values on a grid ``step`` apart, none closer than step/2 to 0, in random order.
-
-    Keeps relu-family inputs off their kink at 0 and maxout pieces from tying.
-    """
-    n = int(np.prod(shape))
-    grid = (np.arange(n) - n // 2) * step + step / 2
-    return rng.permutation(grid).reshape(shape)
-
-
-def wrap(layer) -> Network:
+def wrap(layer, input_shape) -> Network:
     """A one-layer float64 network: allocates the layer's params/grads as views of theta/grad."""
-    net = Network([layer], dtype=np.float64, rng=np.random.default_rng(0))
-    if isinstance(layer, Dense):
-        layer.need_dx = True  # a lone first layer skips dx by default
-    return net
+    return Network([layer], input_shape, dtype=np.float64, seed=0)
 
 
 def check_layer(layer, x, training, rng, *, set_params=None):
-    """Gradient of sum(R * layer(x)) w.r.t. x and w.r.t. every parameter of the layer."""
-    net = wrap(layer)
+    """Gradient of sum(R * layer(x)) w.r.t. x and w.r.t. every parameter array of the layer,
+    through ``gradcheck.check_network``; also checks that the network's own backward (which a
+    lone first layer runs without its input gradient) writes the same parameter gradients."""
+    net = wrap(layer, x.shape[1:])
     if set_params is not None:
         set_params(layer, rng)
-    out = layer.forward(x.copy(), training)
-    R = rng.normal(size=out.shape)
-
-    def f():
-        return float(np.sum(layer.forward(x.copy(), training) * R))
-
-    layer.forward(x.copy(), training)
-    dx = layer.backward(R.copy())
+    R = rng.normal(size=net.forward(x.copy(), training).shape)
+    checks = check_network(net, Probe(R), x, None, training=training)
+    assert [(c.layer, c.param) for c in checks] == [("input", "x")] + [
+        (net.names[0], p) for p in sorted(layer.param_shapes(), key=lambda p: p not in layer.decay)]
+    for c in checks:
+        assert c.passed(TOL), c
     dtheta = net.grad.copy()
-    assert rel_error(dx, numeric_grad(f, x)) < TOL
     if net.theta.size:
-        assert rel_error(dtheta, numeric_grad(f, net.theta)) < TOL
         assert np.any(dtheta != 0)
+        net.grad[...] = np.nan  # backward writes every parameter gradient: nothing stale survives
+        net.forward(x.copy(), training)
+        net.backward(R.copy())
+        np.testing.assert_allclose(net.grad, dtheta, rtol=1e-12, atol=1e-14)
     return net
 
 
@@ -95,7 +77,6 @@ def randomize_params(layer, rng):
 def test_activation_gradient(name):
     rng = np.random.default_rng(1)
     act = make_activation(name, leaky_slope=0.2, maxout_pieces=3)
-    act.build(6)
     z = activation_input(act, rng)
     net = check_layer(act, z, True, rng, set_params=randomize_params)
     if name == "prelu":  # per-unit learned slopes, checked through theta
@@ -112,7 +93,7 @@ def test_output_head_gradient(name):
 def test_maxout_input_gradient_reaches_only_the_winner():
     act = make_activation("maxout", maxout_pieces=2)
     z = np.array([[1.0, 3.0, -2.0, -1.0]])  # two units of two pieces each
-    wrap(act)
+    wrap(act, (4,))
     assert np.array_equal(act.forward(z), [[3.0, -1.0]])
     assert np.array_equal(act.backward(np.array([[10.0, 20.0]])), [[0.0, 10.0, 0.0, 20.0]])
 
@@ -174,16 +155,18 @@ def test_dense_gradient(bias):
         for arr in layer.params.values():
             arr[...] = rng.normal(size=arr.shape)
 
-    net = check_layer(Dense(3, 4, bias=bias), rng.normal(size=(5, 3)), True, rng, set_params=set_params)
+    net = check_layer(Dense(4, bias=bias), rng.normal(size=(5, 3)), True, rng, set_params=set_params)
     assert net.theta.size == 12 + 4 * bias
 
 
 def test_dropout_gradient_with_fixed_mask():
     rng = np.random.default_rng(5)
-    layer = Dropout(0.4, np.random.default_rng(0))
+    layer = Dropout(0.4)
     x = rng.normal(size=(6, 5))
-    layer.fixed_mask = (rng.random(x.shape) >= 0.4) / 0.6
-    wrap(layer)
+    net = wrap(layer, (5,))
+    fix_dropout_masks(net, x, rng)
+    assert layer.fixed_mask.shape == x.shape
+    assert set(np.unique(layer.fixed_mask)) == {0.0, 1 / 0.6}
     assert np.array_equal(layer.forward(x.copy(), True), x * layer.fixed_mask)
     check_layer(layer, x, True, rng)
 
@@ -191,7 +174,7 @@ def test_dropout_gradient_with_fixed_mask():
 @pytest.mark.parametrize("training", [True, False])
 def test_batchnorm_gradient(training):
     rng = np.random.default_rng(6)
-    layer = BatchNorm(4)
+    layer = BatchNorm()
 
     def set_params(layer, rng):
         layer.params["gamma"][...] = rng.uniform(0.5, 2.0, 4)
@@ -206,7 +189,7 @@ def test_batchnorm_gradient(training):
 def test_dense_then_activation_gradient(name):
     """Dense followed by PReLU or Maxout, as build_mlp stacks them, through net.theta."""
     rng = np.random.default_rng(7)
-    net = build_mlp(3, [4], 2, activation=name, maxout_pieces=3, dtype=np.float64, rng=rng)
+    net = build_mlp(3, [4], 2, activation=name, maxout_pieces=3, dtype=np.float64, seed=7)
     net.theta[...] = rng.normal(size=net.theta.shape)
     x = rng.normal(size=(6, 3))
     R = rng.normal(size=(6, 2))
@@ -224,16 +207,14 @@ def test_whole_network_gradient():
     rng = np.random.default_rng(8)
     n = 10
     net = build_mlp(4, [5, 3], 3, activation=["prelu", "maxout"], dropout=0.25, batch_norm=True,
-                    maxout_pieces=2, dtype=np.float64, rng=rng)
+                    maxout_pieces=2, dtype=np.float64, seed=8)
     kinds = [type(layer).__name__ for layer in net.layers]
     assert kinds == ["Dense", "BatchNorm", "PReLU", "Dropout", "Dense", "BatchNorm", "Maxout",
                      "Dropout", "Dense"]
     net.theta[...] = rng.uniform(0.3, 1.5, net.theta.shape) * rng.choice([-1.0, 1.0], net.theta.shape)
-    for layer in net.layers:
-        if isinstance(layer, Dropout):
-            width = 5 if layer is net.layers[3] else 3
-            layer.fixed_mask = (rng.random((n, width)) >= 0.25) / 0.75
     x = rng.normal(size=(n, 4))
+    fix_dropout_masks(net, x, rng)
+    assert [layer.fixed_mask.shape for layer in net.layers if isinstance(layer, Dropout)] == [(n, 5), (n, 3)]
     y = rng.integers(0, 3, n)
     loss = make_loss("cross_entropy")
 
@@ -245,6 +226,18 @@ def test_whole_network_gradient():
     analytic = net.grad.copy()
     assert np.count_nonzero(analytic) > 0.8 * analytic.size
     assert rel_error(analytic, numeric_grad(f, net.theta)) < TOL
+    # the shared checker agrees array by array, and on the input gradient too
+    # (a dense bias right before batch norm has an exact gradient of 0: batch norm subtracts it
+    # again, so there only absolute smallness means anything)
+    checks = check_network(net, loss, x, y)
+    assert len(checks) == 1 + len(net.entries)
+    before_bn = {net.names[i] for i, layer in enumerate(net.layers[:-1]) if isinstance(net.layers[i + 1], BatchNorm)}
+    for c in checks:
+        if c.param == "b" and c.layer in before_bn:
+            assert abs(c.analytic) < 1e-12 and abs(c.numeric) < 1e-8, c
+        else:
+            assert c.passed(TOL), c
+    assert sum(c.param == "b" and c.layer in before_bn for c in checks) == 2
 
 
 # ---------------------------------------------------------------- L1 / L2 penalties
@@ -260,7 +253,7 @@ class NoStep:
 
 def penalty_setup(l1, l2):
     rng = np.random.default_rng(9)
-    net = build_mlp(3, [4], 2, activation="prelu", batch_norm=True, dtype=np.float64, rng=rng)
+    net = build_mlp(3, [4], 2, activation="prelu", batch_norm=True, dtype=np.float64, seed=9)
     # every parameter at least 0.1 from 0: |w| has a kink there
     net.theta[...] = rng.uniform(0.1, 1.0, net.theta.shape) * rng.choice([-1.0, 1.0], net.theta.shape)
     trainer = Trainer(net, make_loss("mse"), NoStep(), task="regression", l1=l1, l2=l2)
@@ -268,7 +261,7 @@ def penalty_setup(l1, l2):
 
     def loss_at():
         trainer.partial = [0.0, 0.0, 0]
-        trainer._step(x, y, None, 0, 0)
+        trainer._train_batch({"x": x, "y": y}, 0)
         return trainer.partial[0] / trainer.partial[2]
 
     return net, loss_at

@@ -13,8 +13,8 @@ import math
 import numpy as np
 import pytest
 
-from nncli.optim import OPTIMIZERS, Lookahead, make_optimizer
-from nncli.schedules import SCHEDULES, make_schedule
+from nncli.nn.optim import OPTIMIZERS, Lookahead, make_optimizer
+from nncli.nn.schedules import SCHEDULES, make_schedule
 
 P0 = [1.0, -2.0]
 G1 = [0.5, -1.0]
@@ -26,7 +26,7 @@ def run(name, grads, p0=P0, **hyper):
     """p after one step per gradient in ``grads``, from an optimizer built by class."""
     p = np.array(p0, np.float64)
     g = np.zeros_like(p)
-    opt = OPTIMIZERS[name]([(p, g)], **hyper)
+    opt = OPTIMIZERS[name]((p, g), **hyper)
     out = []
     for grad in grads:
         g[...] = grad
@@ -140,6 +140,42 @@ def test_optimizer_steps_by_hand(name):
         np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-15, err_msg=f"step {step}")
 
 
+def test_sgd_momentum_and_nesterov_are_the_momentum_optimizers():
+    # sgd takes PyTorch's momentum and nesterov; "momentum" and "nesterov" are sgd with momentum 0.9
+    for name, hyper in (("momentum", dict(momentum=0.9)), ("nesterov", dict(momentum=0.9, nesterov=True))):
+        got = run("sgd", [G1, G2], lr=0.1, **hyper)
+        for step, (g, e) in enumerate(zip(got, HAND[name][1]), 1):
+            np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-15, err_msg=f"{name} step {step}")
+        close(run(name, [G1, G2], lr=0.1)[1], HAND[name][1][1])  # 0.9 is their default
+    p, g = np.array(P0), np.zeros(2)
+    with pytest.raises(ValueError, match="momentum"):
+        OPTIMIZERS["sgd"]((p, g), lr=0.1, nesterov=True)  # nesterov without momentum
+
+
+# name -> {hyper-parameter: default}: PyTorch's defaults where PyTorch has the knob
+DEFAULTS = {
+    "sgd": dict(lr=1e-3, momentum=0.0, nesterov=False, weight_decay=0.0),
+    "momentum": dict(lr=1e-3, momentum=0.9, nesterov=False, weight_decay=0.0),
+    "nesterov": dict(lr=1e-3, momentum=0.9, nesterov=True, weight_decay=0.0),
+    "adagrad": dict(lr=1e-2, eps=1e-10, weight_decay=0.0),
+    "rmsprop": dict(lr=1e-2, rho=0.99, eps=1e-8, weight_decay=0.0),
+    "adam": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0),
+    "adamw": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2),
+    "amsgrad": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0),
+    "nadam": dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3),
+    "radam": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0),
+    "adabound": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, final_lr=0.1, gamma=1e-3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_optimizer_defaults(name):
+    assert set(DEFAULTS) == set(OPTIMIZERS)
+    opt = OPTIMIZERS[name]((np.array(P0), np.zeros(2)))
+    for key, value in DEFAULTS[name].items():
+        assert getattr(opt, key) == value, key
+
+
 def test_adam_eps_is_added_after_the_square_root():
     # eps = 1, betas (0.5, 0.5): step 1 denominator = sqrt(v_hat) + 1 = |g| + 1 = [1.5, 2]
     # p = [1 - 0.1 * 0.5 / 1.5, -2 + 0.1 * 1 / 2] = [1 - 1/30, -1.95]
@@ -159,10 +195,10 @@ def test_radam_rectified_step():
     step = 0.1 * rect * math.sqrt(0.468559) / 0.984375
     p = np.array(P0)
     g = np.array([0.2, -0.4])
-    opt = OPTIMIZERS["radam"]([(p, g)], lr=0.1, betas=(0.5, 0.9), eps=0.0)
+    opt = OPTIMIZERS["radam"]((p, g), lr=0.1, betas=(0.5, 0.9), eps=0.0)
     opt.t = 5
-    opt.state[0]["m"][...] = g
-    opt.state[0]["v"][...] = g * g
+    opt.state["m"][...] = g
+    opt.state["v"][...] = g * g
     opt.step()
     close(p, [1 - step, -2 + step])
 
@@ -176,7 +212,7 @@ def test_adabound_final_lr_follows_the_learning_rate():
     # p = [0.86875 - 0.1 * 0.25, -1.975 - 0.05625 * 1.375] = [0.84375, -2.05234375]
     p = np.array(P0)
     g = np.zeros(2)
-    opt = OPTIMIZERS["adabound"]([(p, g)], **ADABOUND)
+    opt = OPTIMIZERS["adabound"]((p, g), **ADABOUND)
     for grad, lr in [(G1, 0.1), (G2, 0.1), (G2, 0.05)]:
         opt.lr = lr
         g[...] = grad
@@ -204,7 +240,7 @@ def test_weight_decay_coupled_versus_decoupled():
 
 def test_weight_decay_leaves_the_gradient_alone_when_decoupled():
     p, g = np.array(P0), np.array(G1)
-    OPTIMIZERS["adamw"]([(p, g)], weight_decay=0.5, **ADAM).step()
+    OPTIMIZERS["adamw"]((p, g), weight_decay=0.5, **ADAM).step()
     assert np.array_equal(g, G1)
 
 
@@ -215,33 +251,62 @@ def test_lookahead_k2_over_sgd():
     # step 3 (G1): fast = [0.9625 - 0.05, -2.05 + 0.1] = [0.9125, -1.95]
     # step 4 (G2): fast = [0.8875, -2.15] -> slow = [0.9625 - 0.5 * 0.075, -2.05 - 0.5 * 0.1] = [0.925, -2.1]
     p, g = np.array(P0), np.zeros(2)
-    opt = Lookahead(OPTIMIZERS["sgd"]([(p, g)], lr=0.1), k=2, alpha=0.5)
+    opt = Lookahead(OPTIMIZERS["sgd"]((p, g), lr=0.1), k=2, alpha=0.5)
     expected = [[0.95, -1.9], [0.9625, -2.05], [0.9125, -1.95], [0.925, -2.1]]
     for grad, e in zip([G1, G2, G1, G2], expected):
         g[...] = grad
         opt.step()
         close(p, e)
-    close(opt.slow[0], [0.925, -2.1])
+    close(opt.slow, [0.925, -2.1])
     opt.lr = 0.5
     assert opt.inner.lr == 0.5
 
 
-def test_make_optimizer_passes_only_known_hyper_parameters():
+def test_make_optimizer_refuses_hyper_parameters_the_optimizer_does_not_take():
     p, g = np.array(P0), np.zeros(2)
-    opt = make_optimizer("rmsprop", [(p, g)], 0.1, rho=0.5, momentum=0.3, betas=(0.1, 0.2))
+    opt = make_optimizer("rmsprop", (p, g), lr=0.1, rho=0.5)
     assert (opt.rho, opt.lr) == (0.5, 0.1)
     assert not hasattr(opt, "momentum")
-    la = make_optimizer("sgd", [(p, g)], 0.1, lookahead={"k": 3, "alpha": 0.2})
+    # nothing is dropped silently: a knob of another optimizer is a TypeError
+    with pytest.raises(TypeError, match="momentum"):
+        make_optimizer("rmsprop", (p, g), lr=0.1, rho=0.5, momentum=0.3)
+    with pytest.raises(TypeError, match="betas"):
+        make_optimizer("rmsprop", (p, g), lr=0.1, betas=(0.1, 0.2))
+    with pytest.raises(TypeError, match="betas"):
+        OPTIMIZERS["sgd"]((p, g), lr=0.1, momentum=0.9, betas=(0.1, 0.2))
+    la = make_optimizer("sgd", (p, g), lr=0.1, lookahead={"k": 3, "alpha": 0.2})
     assert isinstance(la, Lookahead) and (la.k, la.alpha) == (3, 0.2)
     with pytest.raises(TypeError):
-        OPTIMIZERS["sgd"]([(p, g)], lr=0.1, momentum=0.9)
+        make_optimizer("sgd", (p, g), lr=0.1, lookahead={"k": 3, "beta": 0.2})
+    with pytest.raises(ValueError, match="unknown optimizer 'adamm'.*did you mean 'adam'"):
+        make_optimizer("adamm", (p, g))
+
+
+def test_optimizer_takes_the_network_and_refuses_a_changed_layout():
+    from nncli.nn import build_mlp
+
+    net = build_mlp(3, [4], 2, seed=0)
+    opt = make_optimizer("sgd", net, lr=0.1)
+    net.grad[...] = 1.0
+    before = net.theta.copy()
+    opt.step()
+    np.testing.assert_allclose(net.theta, before - np.float32(0.1), rtol=1e-6)
+    net.freeze_blocks(1)  # the trainable slice moves: the optimizer's state no longer fits
+    with pytest.raises(RuntimeError, match="freez"):
+        opt.step()
 
 
 # ---------------------------------------------------------------- state round trip
 
 def _build(name, p, g, lookahead=False):
-    opt = make_optimizer(name, [(p, g)], 0.05, weight_decay=0.01)
+    opt = make_optimizer(name, (p, g), lr=0.05, weight_decay=0.01)
     return Lookahead(opt, k=3) if lookahead else opt
+
+
+# one parameter vector, so the state's keys carry no parameter index
+STATE_KEYS = {"sgd": set(), "momentum": {"v"}, "nesterov": {"v"}, "adagrad": {"sum"}, "rmsprop": {"v"},
+              "adam": {"m", "v"}, "adamw": {"m", "v"}, "amsgrad": {"m", "v", "vmax"},
+              "nadam": {"m", "v", "mu_product"}, "radam": {"m", "v"}, "adabound": {"m", "v"}}
 
 
 @pytest.mark.parametrize("lookahead", [False, True])
@@ -255,6 +320,9 @@ def test_optimizer_state_dict_round_trip(name, lookahead):
         g[...] = grad
         opt.step()
     state = {k: v.copy() for k, v in opt.state_dict().items()}
+    keys = {"t", "lr"} | STATE_KEYS[name]
+    assert set(state) == ({f"inner.{k}" for k in keys} | {"lookahead.count", "lookahead.slow"}
+                          if lookahead else keys)
     saved_p = p.copy()
     for grad in grads[3:]:
         g[...] = grad
@@ -304,9 +372,25 @@ def test_every_schedule_has_a_hand_worked_test():
 @pytest.mark.parametrize("name", sorted(SCHED))
 def test_schedule_by_hand(name):
     params, epochs, points = SCHED[name]
-    sched = make_schedule(name, 0.1, epochs, **params, unrelated=123)
+    sched = make_schedule(name, 0.1, epochs, **params)
     for epoch, metric, expected in points:
         assert sched.rate(epoch, metric) == pytest.approx(expected, rel=1e-12), epoch
+
+
+@pytest.mark.parametrize("name", sorted(SCHED))
+def test_schedule_refuses_an_unknown_parameter(name):
+    params, epochs, _ = SCHED[name]
+    with pytest.raises(TypeError, match="unrelated"):
+        make_schedule(name, 0.1, epochs, **params, unrelated=123)
+
+
+def test_schedule_defaults():
+    # exponential: gamma 0.95 by default;  step: gamma 0.1 every epoch
+    assert make_schedule("exponential", 0.1, 5).rate(2) == pytest.approx(0.1 * 0.95 ** 2, rel=1e-12)
+    assert make_schedule("step", 0.1, 5).rate(2) == pytest.approx(0.1 * 0.1 ** 2, rel=1e-12)
+    assert make_schedule("invscaling", 0.1, 5).rate(3) == pytest.approx(0.05, rel=1e-12)
+    with pytest.raises(ValueError, match="unknown schedule 'cosin'.*did you mean 'cosine'"):
+        make_schedule("cosin", 0.1, 5)
 
 
 def test_plateau_state_round_trip():
@@ -349,7 +433,7 @@ def test_matches_torch(name, weight_decay):
     lr = 0.01
 
     p, g = p0.copy(), np.zeros(9)
-    opt = OPTIMIZERS[name]([(p, g)], lr=lr, weight_decay=weight_decay, **ours_hyper)
+    opt = OPTIMIZERS[name]((p, g), lr=lr, weight_decay=weight_decay, **ours_hyper)
     # torch keeps scalar state such as NAdam's mu_product in the default dtype: make it float64
     default = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)

@@ -25,7 +25,7 @@ from helpers import load_arrays, run_dirs, write
 from nncli import atomic, runner, runs
 from nncli.config import load_config
 from nncli.errors import Interrupted
-from nncli.train import Callback
+from nncli.nn import Callback
 
 # trains in well under a second; dropout, batch norm and a warm-up schedule all carry state
 SMALL = """\
@@ -344,11 +344,13 @@ def test_sigkill_leaves_a_resumable_run(tmp_path, baselines):
     proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL
     assert summary_of(run)["status"] == "running"  # nobody could say otherwise
-    state, _ = runs.load_checkpoint(run)  # the newest, or the one before if killed mid-rotation
+    state, name = runs.load_checkpoint(run)  # the newest, or the one before if killed mid-rotation
+    assert name in (runs.CHECKPOINT_FILE, runs.CHECKPOINT_PREV_FILE)
     # files are written off the training thread, so the checkpoint on disk may trail (or lead)
     # the metrics by a few epochs, but it is a real mid-training state
-    meta = json.loads(str(state["trainer.meta"]))
+    meta = state["trainer"]
     assert (meta["epoch"], meta["batch"]) > (0, 0)
+    assert len(state["history"]) == meta["epoch"]
     resumed = subprocess.run([sys.executable, "-m", "nncli", "train", "--resume", str(run),
                               "--runs-dir", str(tmp_path / "runs"), "--quiet"],
                              check=False, capture_output=True, text=True, timeout=120)
@@ -611,7 +613,7 @@ BASE = {
     "model": {"hidden": [8], "activation": "relu", "dropout": 0.0},
     "optimizer": {"name": "adam", "lr": 0.01, "schedule": {"name": "constant"}},
     "training": {"epochs": 1, "batch_size": 16, "shuffle": True,
-                 "early_stopping": {"enabled": False, "patience": 3}},
+                 "early_stopping": {"patience": 3}},
 }
 
 
@@ -679,10 +681,19 @@ MUTATIONS = [
     (_set("seed", -1), "seed"),
     (_set("training", 5), "training"),
     (_set("training.early_stopping.patience", 0), "training.early_stopping.patience"),
+    # switched off, yet given settings that would do nothing
+    (_set("training.early_stopping", {"enabled": False, "patience": 3}),
+     "training.early_stopping: enabled: false turns early stopping off, yet patience is set"),
+    # keys that would do nothing with the chosen optimizer, loss or activation
+    (_set("optimizer.momentum", 0.9), "optimizer.momentum: 'momentum' does nothing with optimizer.name adam"),
+    (_set("optimizer.schedule.gamma", 0.5), "optimizer.schedule.gamma"),
+    (_set("loss", {"name": "mse", "huber_delta": 2.0}), "loss.huber_delta"),
+    (_set("model.leaky_slope", 0.2), "model.leaky_slope"),
     # problems only the data can reveal, found before a run directory exists
     (_both(_set("loss", {"name": "binary_cross_entropy"}), _set("data.dataset", "diabetes")), "loss.name"),
     (_set("training.early_stopping", {"enabled": True, "monitor": "val_r2"}), "training.early_stopping.monitor"),
     (_set("loss", {"class_weight": {"7": 2.0}}), "loss.class_weight"),
+    (_both(_set("model.batch_norm", True), _set("training.batch_size", 1)), "training.batch_size"),
 ]
 
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from nncli import runs
-from nncli.errors import ConfigError, RunError
+from nncli.checkpoint import decode_checkpoint
+from nncli.errors import ConfigError, FormatError, RunError
 from nncli.runs import (
     CHECKPOINT_FILE,
     CHECKPOINT_PREV_FILE,
@@ -272,19 +273,68 @@ def test_summary_round_trip_and_errors(tmp_path):
         read_summary(tmp_path / "nothing")
 
 
+def trainer_state(epoch: int, **net) -> dict:
+    """A state shaped as Trainer.state_dict() returns it, after ``epoch`` epochs."""
+    return {"net": net, "optimizer": {"t": np.array(epoch), "lr": np.array(0.1)}, "schedule": {},
+            "trainer": {"epoch": epoch, "batch": 0, "partial": [0.0, 0.0, 0], "wait": 0, "stop_reason": None,
+                        "rng": np.random.default_rng(epoch).bit_generator.state, "layer_rng": {},
+                        "perm": None, "best": None},
+            "history": [{"epoch": e + 1, "loss": 1.0 / (e + 1)} for e in range(epoch)]}
+
+
+def epoch_in(path) -> int:
+    return decode_checkpoint(load_npz(path), path)["trainer"]["epoch"]
+
+
 def test_checkpoint_keeps_previous_and_falls_back(tmp_path):
-    save_checkpoint(tmp_path, {"epoch": np.array(1)})
+    save_checkpoint(tmp_path, trainer_state(1))
     assert not (tmp_path / CHECKPOINT_PREV_FILE).exists()
-    save_checkpoint(tmp_path, {"epoch": np.array(2), "W": np.ones((50, 50))})
-    arrays, used = load_checkpoint(tmp_path)
-    assert used == CHECKPOINT_FILE and int(arrays["epoch"]) == 2
-    assert int(load_npz(tmp_path / CHECKPOINT_PREV_FILE)["epoch"]) == 1
+    save_checkpoint(tmp_path, trainer_state(2, W=np.ones((50, 50))))
+    state, used = load_checkpoint(tmp_path)
+    assert used == CHECKPOINT_FILE and state["trainer"]["epoch"] == 2
+    assert np.array_equal(state["net"]["W"], np.ones((50, 50)))
+    assert state["history"] == trainer_state(2)["history"]
+    assert state["trainer"]["rng"] == np.random.default_rng(2).bit_generator.state
+    assert int(load_npz(tmp_path / CHECKPOINT_FILE)["format"]) == 2
+    assert epoch_in(tmp_path / CHECKPOINT_PREV_FILE) == 1
     # truncate the newest: the previous one is used
     newest = tmp_path / CHECKPOINT_FILE
     newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])
-    arrays, used = load_checkpoint(tmp_path)
-    assert used == CHECKPOINT_PREV_FILE and int(arrays["epoch"]) == 1
+    state, used = load_checkpoint(tmp_path)
+    assert used == CHECKPOINT_PREV_FILE and state["trainer"]["epoch"] == 1
     assert sorted(os.listdir(tmp_path)) == [CHECKPOINT_FILE, CHECKPOINT_PREV_FILE]
+
+
+@pytest.mark.parametrize("damage", [
+    lambda a: a.pop("trainer.meta"),
+    lambda a: a.update({"trainer.meta": np.array("[1, 2]")}),
+    lambda a: a.update({"trainer.meta": np.array("{not json")}),
+    lambda a: a.update({"trainer.history": np.zeros((2, 5))}),
+], ids=["no-meta", "meta-not-an-object", "meta-not-json", "history-of-another-shape"])
+def test_checkpoint_that_reads_but_does_not_decode_falls_back(tmp_path, damage):
+    save_checkpoint(tmp_path, trainer_state(1))
+    save_checkpoint(tmp_path, trainer_state(2))
+    arrays = load_npz(tmp_path / CHECKPOINT_FILE)
+    damage(arrays)
+    save_npz(tmp_path / CHECKPOINT_FILE, arrays)
+    state, used = load_checkpoint(tmp_path)
+    assert used == CHECKPOINT_PREV_FILE and state["trainer"]["epoch"] == 1
+    # both undecodable: one line naming both files
+    save_npz(tmp_path / CHECKPOINT_PREV_FILE, arrays)
+    with pytest.raises(RunError, match="no usable checkpoint.*checkpoint.npz: bad contents.*"
+                                       "checkpoint.prev.npz: bad contents") as e:
+        load_checkpoint(tmp_path)
+    assert "\n" not in str(e.value)
+
+
+def test_checkpoint_of_a_newer_format_is_refused_not_skipped(tmp_path):
+    save_checkpoint(tmp_path, trainer_state(1))
+    save_checkpoint(tmp_path, trainer_state(2))
+    arrays = load_npz(tmp_path / CHECKPOINT_FILE)
+    arrays["format"] = np.array(3)
+    save_npz(tmp_path / CHECKPOINT_FILE, arrays)
+    with pytest.raises(FormatError, match="checkpoint format 3.*upgrade nncli"):
+        load_checkpoint(tmp_path)
 
 
 def test_checkpoint_both_corrupt_or_missing(tmp_path):
@@ -298,14 +348,32 @@ def test_checkpoint_both_corrupt_or_missing(tmp_path):
 
 
 def test_failed_checkpoint_write_keeps_the_current_one(tmp_path, monkeypatch):
-    save_checkpoint(tmp_path, {"epoch": np.array(1)})
+    save_checkpoint(tmp_path, trainer_state(1))
     monkeypatch.setattr(runs.os, "fsync", enospc)
     with pytest.raises(RunError, match="No space left"):
-        save_checkpoint(tmp_path, {"epoch": np.array(2)})
+        save_checkpoint(tmp_path, trainer_state(2))
     monkeypatch.undo()
-    arrays, used = load_checkpoint(tmp_path)
-    assert used == CHECKPOINT_FILE and int(arrays["epoch"]) == 1
+    state, used = load_checkpoint(tmp_path)
+    assert used == CHECKPOINT_FILE and state["trainer"]["epoch"] == 1
     assert os.listdir(tmp_path) == [CHECKPOINT_FILE]
+
+
+def test_model_files_carry_and_check_their_format(tmp_path):
+    with pytest.raises(RunError, match="no model.npz"):
+        runs.load_model_arrays(tmp_path)
+    W = np.arange(6.0).reshape(2, 3)
+    runs.save_model(tmp_path, {"net.dense0.W": W})
+    arrays = runs.load_model_arrays(tmp_path)
+    assert sorted(arrays) == ["format", "net.dense0.W"] and int(arrays["format"]) == 2
+    assert np.array_equal(arrays["net.dense0.W"], W)
+    save_npz(tmp_path / runs.MODEL_FILE, {"net.dense0.W": W})  # nncli 0.1.0 wrote no format: still read
+    assert np.array_equal(runs.load_model_arrays(tmp_path)["net.dense0.W"], W)
+    save_npz(tmp_path / runs.MODEL_FILE, {"format": np.array("2"), "net.dense0.W": W})
+    with pytest.raises(RunError, match="model.npz: corrupt or not an nncli file"):
+        runs.load_model_arrays(tmp_path)
+    save_npz(tmp_path / runs.MODEL_FILE, {"format": np.array(7), "net.dense0.W": W})
+    with pytest.raises(FormatError, match="model format 7 .*upgrade nncli"):
+        runs.load_model_arrays(tmp_path)
 
 
 # ---------------------------------------------------------------- finding runs
@@ -356,11 +424,11 @@ def test_list_runs(tmp_path):
 
 def test_checkpoint_rotation_after_a_killed_rotation(tmp_path):
     """A kill between the two renames leaves both names on one file; the next save copes."""
-    save_checkpoint(tmp_path, {"step": np.array(1)})
+    save_checkpoint(tmp_path, trainer_state(1))
     os.link(tmp_path / "checkpoint.npz", tmp_path / "checkpoint.prev.npz")  # the state a kill leaves
-    save_checkpoint(tmp_path, {"step": np.array(2)})
-    assert int(load_npz(tmp_path / "checkpoint.npz")["step"]) == 2
-    assert int(load_npz(tmp_path / "checkpoint.prev.npz")["step"]) == 1
+    save_checkpoint(tmp_path, trainer_state(2))
+    assert epoch_in(tmp_path / "checkpoint.npz") == 2
+    assert epoch_in(tmp_path / "checkpoint.prev.npz") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.npz", "checkpoint.prev.npz"]
 
 

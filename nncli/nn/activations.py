@@ -1,9 +1,9 @@
 """Activations, each with its derivative right beside it.
 
-Every activation is a layer: ``forward(z, training)`` keeps what ``backward`` needs and
-``backward(da)`` returns dL/dz. ``backward`` may overwrite ``da`` in place: the caller
-never reuses it. Activations with learned parameters (prelu, maxout's pieces live in the
-Dense layer before it) declare them in ``param_shapes`` like any other layer.
+Every activation is a layer (``layers.Layer``): ``forward(z, training)`` keeps what
+``backward`` needs and ``backward(da)`` returns dL/dz. ``backward`` may overwrite ``da`` in
+place: the caller never reuses it. Activations with learned parameters (prelu; maxout's pieces
+live in the Dense layer before it) declare them in ``param_shapes`` like any other layer.
 """
 
 from __future__ import annotations
@@ -13,29 +13,22 @@ import math
 import numpy as np
 from scipy.special import erf, expit
 
-from nncli.errors import lookup
+from nncli.nn.layers import Layer
+from nncli.nn.registry import lookup
 
 
-class Activation:
-    """Base: no parameters, same shape in and out."""
+class Activation(Layer):
+    """An elementwise layer: no parameters (unless it says so), same shape in and out."""
 
-    params: dict = {}
-    grads: dict = {}
-    decay: tuple = ()
-    frozen = False
     width_factor = 1  # how many pre-activation units feed one output unit (maxout: k)
 
-    def build(self, n: int) -> None:
-        """Told the number of units it acts on, before the network allocates parameters."""
-
-    def param_shapes(self) -> dict:
-        return {}
-
-    def init_params(self, rng: np.random.Generator) -> None:
-        pass
+    def describe(self):
+        return self.kind
 
 
 class Identity(Activation):
+    kind = "identity"
+
     def forward(self, z, training=False):
         return z
 
@@ -44,6 +37,8 @@ class Identity(Activation):
 
 
 class Sigmoid(Activation):
+    kind = "sigmoid"
+
     def forward(self, z, training=False):
         self.a = expit(z)
         return self.a
@@ -56,6 +51,8 @@ class Sigmoid(Activation):
 
 
 class Tanh(Activation):
+    kind = "tanh"
+
     def forward(self, z, training=False):
         self.a = np.tanh(z)
         return self.a
@@ -67,6 +64,9 @@ class Tanh(Activation):
 
 
 class ReLU(Activation):
+    kind = "relu"
+    inplace = private_output = True
+
     def forward(self, z, training=False):
         # z is the layer's own fresh output: zero its negatives in place; the mask is also
         # the derivative (a compare and a multiply beat np.maximum here)
@@ -80,7 +80,11 @@ class ReLU(Activation):
 
 
 class LeakyReLU(Activation):
+    kind = "leaky_relu"
+    private_output = True
+
     def __init__(self, slope: float = 0.01):
+        super().__init__()
         self.slope = slope
 
     def forward(self, z, training=False):
@@ -95,13 +99,21 @@ class LeakyReLU(Activation):
 
 
 class PReLU(Activation):
-    """Leaky ReLU whose negative slope ``alpha`` (one per unit) is learned."""
+    """Leaky ReLU whose negative slope ``alpha`` (one per unit, or per channel of an image)
+    is learned, as PyTorch's PReLU(num_parameters=C)."""
 
-    def __init__(self, slope: float = 0.25, n: int = 1):
-        self.slope, self.n = slope, n
+    kind = "prelu"
+    private_output = True
 
-    def build(self, n):
-        self.n = n
+    def __init__(self, slope: float = 0.25):
+        super().__init__()
+        self.slope, self.n = slope, 0
+
+    def build(self, input_shape):
+        self.input_shape = tuple(input_shape)
+        self.n = int(input_shape[0])
+        self.axes = (0,) + tuple(range(2, len(input_shape) + 1))  # the batch and the pixels
+        return self.input_shape
 
     def param_shapes(self):
         return {"alpha": (self.n,)}
@@ -109,19 +121,25 @@ class PReLU(Activation):
     def init_params(self, rng):
         self.params["alpha"][...] = self.slope
 
+    def _alpha(self):
+        return self.params["alpha"].reshape((self.n,) + (1,) * (len(self.input_shape) - 1))
+
     def forward(self, z, training=False):
-        # z: (batch, n)
+        # z: (batch, n) or (batch, C, H, W)
         self.z = z
         self.neg = z < 0
-        return np.where(self.neg, self.params["alpha"] * z, z)
+        return np.where(self.neg, self._alpha() * z, z)
 
     def backward(self, da):
-        # dL/dalpha = sum over the batch of da * z where z < 0
-        np.sum(np.where(self.neg, da * self.z, 0), axis=0, out=self.grads["alpha"])
-        return np.where(self.neg, da * self.params["alpha"], da)
+        # dL/dalpha = sum over the batch (and pixels) of da * z where z < 0
+        if not self.frozen:
+            np.sum(np.where(self.neg, da * self.z, 0), axis=self.axes, out=self.grads["alpha"])
+        return np.where(self.neg, da * self._alpha(), da) if self.need_input_grad else None
 
 
 class ELU(Activation):
+    kind = "elu"
+
     def forward(self, z, training=False):
         self.pos = z > 0
         self.a = np.where(self.pos, z, np.expm1(np.minimum(z, 0)))
@@ -133,6 +151,9 @@ class ELU(Activation):
 
 
 class Softplus(Activation):
+    kind = "softplus"
+    private_output = True
+
     def forward(self, z, training=False):
         self.z = z
         return np.logaddexp(0, z)
@@ -145,6 +166,9 @@ class Softplus(Activation):
 
 class GELU(Activation):
     """Exact GELU, z * Phi(z), as PyTorch's default."""
+
+    kind = "gelu"
+    private_output = True
 
     def forward(self, z, training=False):
         self.z = z
@@ -161,8 +185,22 @@ class GELU(Activation):
 class Maxout(Activation):
     """Max over ``k`` linear pieces per unit: the Dense before it has k times the units."""
 
+    kind = "maxout"
+    private_output = True
+
     def __init__(self, k: int = 2):
+        super().__init__()
         self.k = self.width_factor = k
+
+    def build(self, input_shape):
+        if len(input_shape) != 1 or input_shape[0] % self.k:
+            raise ValueError(f"maxout with {self.k} pieces expects flat samples whose width is a "
+                             f"multiple of {self.k}, got shape {tuple(input_shape)}")
+        self.input_shape = tuple(input_shape)
+        return (input_shape[0] // self.k,)
+
+    def describe(self):
+        return f"maxout {self.k}"
 
     def forward(self, z, training=False):
         # z: (batch, units * k) -> (batch, units, k) -> a: (batch, units)
@@ -180,6 +218,8 @@ class Maxout(Activation):
 
 class Softmax(Activation):
     """Softmax output head, for losses that are not fused with it."""
+
+    kind = "softmax"
 
     def forward(self, z, training=False):
         e = np.exp(z - z.max(axis=1, keepdims=True))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-from nncli.errors import lookup
+from nncli.nn.registry import lookup
 
 
 class Loss:

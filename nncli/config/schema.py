@@ -1,34 +1,44 @@
 """The typed schema of an experiment: every key, its type, default, bounds and meaning.
 
-Every key has a default and unknown keys are rejected. ``config.py`` reads YAML into it.
-This module imports neither numpy nor anything else heavy so the CLI starts fast.
+Every key has a default and unknown keys are rejected. ``load.py`` reads YAML into it. The
+optimizer and schedule sections live in ``optimizers.py``, the field types in ``fields.py``.
+This package imports neither numpy nor anything else heavy so the CLI starts fast.
 """
 
 from __future__ import annotations
 
-import difflib
-import json
-import re
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Discriminator,
-    Field,
-    StrictBool,
-    StrictFloat,
-    StrictInt,
-    StrictStr,
-    Tag,
-    ValidationError,
-    field_validator,
-    model_validator,
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+
+from nncli.config.fields import (  # noqa: F401  (ByName, _UNION_TAGS, _show: part of the schema's API)
+    _UNION_TAGS,
+    ByName,
+    Name,
+    Rate,
+    Scalar,
+    Size,
+    _check_full,
+    _choice,
+    _fail,
+    _float,
+    _int,
+    _one_or_list,
+    _raise,
+    _Section,
+    _shorthand,
+    _show,
+    _tagged,
+    _unused,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
-
+from nncli.config.optimizers import (  # noqa: F401  (re-exported)
+    OPTIMIZER_MODELS,
+    SCHEDULE_MODELS,
+    AdamConfig,
+    LookaheadConfig,
+    OptimizerConfig,
+    ScheduleConfig,
+)
 
 ACTIVATION_NAMES = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu",
                     "softplus", "gelu", "maxout")
@@ -42,108 +52,10 @@ INIT_NAMES = ("he_normal", "he_uniform", "xavier_normal", "xavier_uniform", "lec
               "glorot_uniform")
 DATASET_NAMES = ("digits", "iris", "wine", "breast_cancer", "diabetes", "make_classification",
                  "make_regression", "make_moons", "make_circles", "make_blobs")
-
-
-
-# ---------------------------------------------------------------- field types
-def _fail(message: str) -> PydanticCustomError:
-    """A complete one-line problem ("expected ..., got ..."), shown as is."""
-    return PydanticCustomError("config", "{message}", {"message": message})
-
-
-def _show(value: Any) -> str:
-    """A short rendering of a YAML value for messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (str, int, float)):
-        return repr(value)
-    text = json.dumps(value, default=str)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _choice(names: tuple[str, ...]) -> Any:
-    """A Literal of ``names`` whose error lists the sorted choices and a close match."""
-    def check(value: Any) -> Any:
-        if isinstance(value, str) and value in names:
-            return value
-        hint = ""
-        if isinstance(value, str):
-            close = difflib.get_close_matches(value, names, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise _fail(f"expected one of {', '.join(sorted(names))}{hint}, got {_show(value)}")
-    return Annotated[Literal[names], BeforeValidator(check)]
-
-
-def _tagged(*branches: tuple[str, Any], pick: Any) -> Any:
-    """A union validated by one branch only, chosen by ``pick(value)``, so errors stay specific."""
-    members = tuple(Annotated[t, Tag(tag)] for tag, t in branches)
-    return Annotated[Union[members], Discriminator(pick)]
-
-
-# Union branch tags; they appear in pydantic's error locations and are removed from key paths.
-_UNION_TAGS = {"_one", "_list", "_int", "_full", "_balanced", "_mapping"}
-
-
-def _one_or_list(value: Any) -> str:
-    return "_list" if isinstance(value, list) else "_one"
-
-
-def _check_name(value: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", value) or ".." in value:
-        raise _fail("expected 1..64 letters, digits, '.', '_' or '-' starting with a letter or "
-                    f"digit and without '..', got {_show(value)}")
-    return value
-
-
-def _check_scalar(value: Any) -> Any:
-    if not isinstance(value, (str, int, float, bool)):
-        raise _fail(f"expected a number, string or boolean, got {_show(value)}")
-    return value
-
-
-def _check_full(value: Any) -> Any:
-    if value != "full":
-        raise _fail(f"expected an integer >= 1 or 'full', got {_show(value)}")
-    return value
-
-
-def _check_pair(value: Any) -> Any:
-    if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise _fail(f"expected a list of 2 numbers [beta1, beta2], got {_show(value)}")
-    return value
-
-
-def _float(default: Any, description: str, **bounds: Any) -> Any:
-    return Field(default, description=description, strict=True, allow_inf_nan=False, **bounds)
-
-
-def _int(default: Any, description: str, **bounds: Any) -> Any:
-    return Field(default, description=description, strict=True, **bounds)
-
-
-Rate = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, lt=1)]
-Size = Annotated[int, Field(strict=True, ge=1)]
-Scalar = Annotated[Union[StrictBool, StrictInt, StrictFloat, StrictStr],
-                   BeforeValidator(_check_scalar)]
-Name = Annotated[str, Field(strict=True), AfterValidator(_check_name)]
 ActivationName = _choice(ACTIVATION_NAMES)
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
-
-def _raise(model: str, problems: list[tuple[str, str, Any]]) -> None:
-    """Raise the cross-field ``problems`` (key, message, input) at their own keys."""
-    if problems:
-        raise ValidationError.from_exception_data(model, [
-            InitErrorDetails(type=_fail(message), loc=(key,), input=value)
-            for key, message, value in problems])
-
-
-# -------------------------------------------------------------------- schema
 class DataConfig(_Section):
     """Where the samples come from and how they are split and scaled."""
 
@@ -229,6 +141,14 @@ class ModelConfig(_Section):
         if self.freeze > n + 1:
             problems.append(("freeze", f"expected at most {n + 1} (the number of dense layers), "
                                        f"got {self.freeze}", self.freeze))
+        acts = {self.activation} if isinstance(self.activation, str) else set(self.activation)
+        problems += [p for p in [
+            _unused(self, "leaky_slope", bool(acts & {"leaky_relu", "prelu"}),
+                    "only leaky_relu and prelu use it (set model.activation)"),
+            _unused(self, "maxout_pieces", "maxout" in acts, "only maxout uses it (set model.activation: maxout)"),
+            _unused(self, "init_scale", self.init == "normal", "only the plain normal init uses it "
+                                                               "(set model.init: normal)"),
+        ] if p]
         _raise("ModelConfig", problems)
         return self
 
@@ -243,7 +163,7 @@ class LossConfig(_Section):
         ("_mapping", dict[str, Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0)]]),
         pick=lambda v: "_mapping" if isinstance(v, dict) else "_balanced")] = Field(
         None, description="null, balanced, or a mapping class label -> weight (> 0).")
-    huber_delta: float = _float(1.0, "Where huber turns from quadratic to linear (> 0).", gt=0)
+    huber_delta: float = _float(1.0, "huber: where the loss turns from quadratic to linear (> 0).", gt=0)
 
     @field_validator("class_weight", mode="before")
     @classmethod
@@ -253,48 +173,12 @@ class LossConfig(_Section):
                     for k, v in value.items()}
         return value
 
-
-class LookaheadConfig(_Section):
-    """Lookahead wrapper: slow weights follow the fast ones every k steps."""
-
-    k: int = _int(5, "Fast steps between slow-weight updates (>= 1).", ge=1)
-    alpha: float = _float(0.5, "Slow-weight step size, in (0, 1].", gt=0, le=1)
-
-
-class ScheduleConfig(_Section):
-    """Learning-rate schedule, applied once per epoch."""
-
-    name: _choice(SCHEDULE_NAMES) = Field("constant", description="Schedule.")
-    step_size: int = _int(1, "step: epochs between decays (>= 1).", ge=1)
-    gamma: float = _float(0.1, "step and exponential: lr *= gamma, in (0, 1].", gt=0, le=1)
-    power_t: float = _float(0.5, "invscaling: lr = lr0 / (epoch + 1) ** power_t (>= 0).", ge=0)
-    warmup: int = _int(0, "cosine: linear warm-up epochs (>= 0).", ge=0)
-    min_lr: float = _float(0.0, "cosine and plateau: lowest learning rate (>= 0).", ge=0)
-    patience: int = _int(2, "plateau: epochs without improvement before cutting (>= 0).", ge=0)
-    factor: float = _float(0.2, "plateau: lr *= factor, in (0, 1).", gt=0, lt=1)
-    threshold: float = _float(1e-4, "plateau: smallest change that counts as improvement.", ge=0)
-
-
-class OptimizerConfig(_Section):
-    """The update rule and its hyper-parameters."""
-
-    name: _choice(OPTIMIZER_NAMES) = Field("adam", description="Optimizer.")
-    lr: float = _float(0.001, "Learning rate (> 0).", gt=0)
-    momentum: float = _float(0.9, "Momentum of sgd, momentum and nesterov, in [0, 1).", ge=0, lt=1)
-    betas: Annotated[tuple[Rate, Rate], BeforeValidator(_check_pair)] = Field(
-        (0.9, 0.999), description="Adam-family decay rates of the first and second moments.")
-    eps: float = _float(1e-8, "Added to denominators for stability (> 0).", gt=0)
-    weight_decay: float = _float(0.0, "L2 penalty (>= 0): coupled for adam etc., decoupled for "
-                                      "adamw, as in PyTorch.", ge=0)
-    rho: float = _float(0.9, "rmsprop: decay of the squared-gradient average, in [0, 1).",
-                        ge=0, lt=1)
-    final_lr: float = _float(0.1, "adabound: the final SGD learning rate (> 0).", gt=0)
-    lookahead: Optional[LookaheadConfig] = Field(
-        None, description="Wrap the optimizer in Lookahead (null: off).")
-    clip_norm: Optional[float] = _float(None, "Clip the global gradient norm to this value (> 0).",
-                                        gt=0)
-    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig,
-                                     description="Learning-rate schedule.")
+    @model_validator(mode="after")
+    def _check(self) -> LossConfig:
+        _raise("LossConfig", [p for p in [
+            _unused(self, "huber_delta", self.name == "huber", "only the huber loss uses it (set loss.name: huber)")]
+            if p])
+        return self
 
 
 class RegularizationConfig(_Section):
@@ -305,13 +189,33 @@ class RegularizationConfig(_Section):
 
 
 class EarlyStoppingConfig(_Section):
-    """Stop when a monitored metric stops improving."""
+    """Stop when a monitored metric stops improving (on when this section is present)."""
 
-    enabled: bool = Field(False, strict=True, description="Turn early stopping on.")
     monitor: _choice(("val_loss", "val_accuracy", "val_r2", "loss")) = Field(
         "val_loss", description="Metric to watch.")
     patience: int = _int(10, "Epochs without improvement before stopping (>= 1).", ge=1)
     min_delta: float = _float(0.0, "Smallest change that counts as improvement (>= 0).", ge=0)
+    restore_best: bool = Field(True, strict=True, description="Put the best epoch's weights back at the end.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _enabled(cls, data: Any) -> Any:
+        # `enabled: true|false` (nncli 0.1) is still read: true is the same as leaving it out
+        if isinstance(data, dict) and data.get("enabled") is True:
+            return {k: v for k, v in data.items() if k != "enabled"}
+        return data
+
+
+def _early_stopping_off(value: Any) -> Any:
+    if value is False or (isinstance(value, dict) and value.get("enabled") is False):
+        if isinstance(value, dict):
+            defaults = EarlyStoppingConfig.model_fields
+            changed = [k for k, v in value.items() if k != "enabled" and (k not in defaults or v != defaults[k].default)]
+            if changed:
+                raise _fail(f"enabled: false turns early stopping off, yet {', '.join(changed)} "
+                            "is set: remove enabled: false to use them, or write early_stopping: false")
+        return None
+    return {} if value is True else value
 
 
 class TrainingConfig(_Section):
@@ -324,8 +228,8 @@ class TrainingConfig(_Section):
         64, description="Samples per batch (>= 1); full = batch gradient descent; 1 = plain SGD.")
     shuffle: bool = Field(True, strict=True, description="Reshuffle the training split each epoch.")
     dtype: _choice(("float32", "float64")) = Field("float32", description="Floating-point type.")
-    early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig,
-                                                description="Early stopping.")
+    early_stopping: Annotated[Optional[EarlyStoppingConfig], BeforeValidator(_early_stopping_off)] = Field(
+        None, description="Early stopping: a mapping of its settings (true: the defaults) or false/null: off.")
     checkpoint_every: int = _int(0, "Also checkpoint every N batches (0 = once per epoch only).",
                                  ge=0)
 
@@ -338,8 +242,8 @@ class Config(_Section):
     description: str = Field("", strict=True, description="Free text about the experiment.")
     data: DataConfig = Field(default_factory=DataConfig, description="Data.")
     model: ModelConfig = Field(default_factory=ModelConfig, description="Model.")
-    loss: LossConfig = Field(default_factory=LossConfig, description="Loss.")
-    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig, description="Optimizer.")
+    loss: Annotated[LossConfig, _shorthand("auto")] = Field(default_factory=LossConfig, description="Loss.")
+    optimizer: OptimizerConfig = Field(default_factory=AdamConfig, description="Optimizer.")
     regularization: RegularizationConfig = Field(default_factory=RegularizationConfig,
                                                  description="Weight penalties.")
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="Training loop.")

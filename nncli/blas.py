@@ -1,0 +1,31 @@
+"""How many BLAS threads a fit should use: speed plumbing kept beside the training loop.
+
+One BLAS thread is faster when the largest matrix product of a batch is small (waking a second
+thread costs more than it saves) and lets many runs share the cores without oversubscribing
+them; large products keep the library's default.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+SMALL_GEMM = 4_000_000  # multiply-adds in a batch's largest product below which one thread is faster
+
+
+def fit_threads(net, batch_size: int | None, n_samples: int) -> int | None:
+    """1 for small layers, None (the BLAS default) otherwise."""
+    bs = min(batch_size or n_samples, n_samples)
+    widest = max((layer.macs() for layer in net.layers), default=0)
+    return 1 if bs * widest < SMALL_GEMM else None
+
+
+@contextlib.contextmanager
+def limit(threads: int | None):
+    """Run the block with at most ``threads`` BLAS threads (None: leave the default)."""
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(threads, user_api="blas"):
+        yield

@@ -1,0 +1,34 @@
+"""Experiment configs: the schema (every key, its type, default and meaning), safe YAML,
+``key=value`` overrides, validation with every problem at once, and dumping.
+
+    cfg = load_config("configs/digits.yaml", ["optimizer.lr=0.01"])
+"""
+
+from nncli.config.load import (
+    MAX_CONFIG_BYTES,
+    config_schema,
+    config_to_dict,
+    dump_config,
+    load_config,
+    parse_yaml,
+    read_config_text,
+)
+from nncli.config.overrides import apply_overrides, split_override
+from nncli.config.schema import (
+    ACTIVATION_NAMES,
+    DATASET_NAMES,
+    INIT_NAMES,
+    LOSS_NAMES,
+    OPTIMIZER_MODELS,
+    OPTIMIZER_NAMES,
+    OUTPUT_NAMES,
+    SCHEDULE_MODELS,
+    SCHEDULE_NAMES,
+    Config,
+)
+from nncli.config.validate import validate
+
+__all__ = ["MAX_CONFIG_BYTES", "config_schema", "config_to_dict", "dump_config", "load_config", "parse_yaml",
+           "read_config_text", "apply_overrides", "split_override", "ACTIVATION_NAMES", "DATASET_NAMES",
+           "INIT_NAMES", "LOSS_NAMES", "OPTIMIZER_MODELS", "OPTIMIZER_NAMES", "OUTPUT_NAMES", "SCHEDULE_MODELS",
+           "SCHEDULE_NAMES", "Config", "validate"]
