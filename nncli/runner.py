@@ -238,8 +238,10 @@ def train(cfg: Config, *, runs_dir: str | Path = "runs", resume: str | None = No
     if trainer.stop_training:
         where = f"after epoch {trainer.epoch}" if trainer.batch == 0 else \
             f"in epoch {trainer.epoch + 1} after batch {trainer.batch}"
-        raise Interrupted(signame, f"run {run_dir} saved {where}; "
-                                   f"continue it with: nncli train --resume {run_dir}")
+        err = Interrupted(signame, f"run {run_dir} saved {where}; "
+                                f"continue it with: nncli train --resume {run_dir}")
+        err.run_dir = run_dir  # as DivergedError: the caller may still draw the run so far
+        raise err
     return run_dir, summary
 
 
