@@ -134,6 +134,14 @@ def use_log(values) -> bool:
     return v.size > 1 and bool((v > 0).all()) and v.max() >= 10 * v.min()
 
 
+def few_ticks(ax) -> None:
+    """About six labelled ticks a linear axis, whole numbers on x (epochs): every tick label is
+    text to lay out, the largest cost of a small picture."""
+    ax.locator_params(axis="x", nbins=6, integer=True)
+    if ax.get_yscale() == "linear":
+        ax.locator_params(axis="y", nbins=6)
+
+
 def log_scale(ax) -> None:
     """A log y axis with plain tick labels (0.01, 1, 1e+04), no mathtext."""
     from matplotlib.ticker import FuncFormatter, NullFormatter

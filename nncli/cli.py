@@ -334,7 +334,7 @@ def runs_cmd(
 
 # ---------------------------------------------------------------- pictures
 RunsArg = Annotated[list[str], typer.Argument(
-    metavar="RUN...", help="Run directories, directories of runs, or run names or glob patterns "
+    metavar="RUN", help="Run directories, directories of runs, or run names or glob patterns "
                            "(quoted, e.g. 'digits-*') matched inside --runs-dir.")]
 
 
@@ -349,7 +349,7 @@ def plot(
 ):
     """Draw each run's learning curves, learning rate and task pictures; prints the files.
 
-    Needs matplotlib: pip install "nncli[plot]".
+    Needs matplotlib, the plot extra of nncli.
     """
     from nncli import plots
 
@@ -368,9 +368,12 @@ def report(
     force: Annotated[bool, typer.Option("--force", help="Overwrite --output if it exists.")] = False,
     runs_dir: RunsDirOpt = Path("runs"),
 ):
-    """Write one self-contained HTML page comparing runs: a sortable table of what differs
-    between their configs and their final scores, their learning curves, and each run's
-    confusion matrix or predicted-vs-actual picture. Needs matplotlib: pip install "nncli[plot]"."""
+    """Write one self-contained HTML page comparing runs; prints its path.
+
+    The page holds a sortable table of what differs between the runs' configs and their final
+    scores, their learning curves, and each run's confusion matrix or predicted-vs-actual
+    picture. Needs matplotlib, the plot extra of nncli.
+    """
     from nncli import report as report_mod
 
     if output.exists() and not force:
@@ -389,8 +392,11 @@ def show(
     rows: Annotated[int, typer.Option("--rows", min=3, help="Most epochs in the history table.")] = 15,
     ascii_: Annotated[bool, typer.Option("--ascii", help="Draw the curve with ASCII only.")] = False,
 ):
-    """Print a run's status, final scores and best epoch, its history (a sample of a long one)
-    and a small text chart of its loss, for a terminal of 80 columns."""
+    """Print a run's status, scores, history and a text chart of its loss.
+
+    A long history is sampled (first, best, last and evenly spaced epochs); everything fits a
+    terminal of 80 columns.
+    """
     from nncli import rundata, runs
     from nncli.views import final_table, history_chart, history_table, run_header
 

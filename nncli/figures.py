@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nncli.canvas import LEGEND_ROW, MARKERS, PALETTE, SIZES, canvas, log_scale, styled, use_log
+from nncli.canvas import LEGEND_ROW, MARKERS, PALETTE, SIZES, canvas, few_ticks, log_scale, styled, use_log
 
 
 def _loss_label(run) -> str:
@@ -76,7 +76,7 @@ def learning_curves(run_list: list, labels: list[str] | None = None):
                 title="Loss per epoch")
     ax_metric.set(xlabel="epoch", ylabel=_metric_label(metric), title=f"{_metric_label(metric)} per epoch")
     for ax in (ax_loss, ax_metric):
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        few_ticks(ax)
     total = SIZES["learning_curves"][1] + extra
     fig.subplots_adjust(left=0.07, right=0.98, top=1 - 70 / total, bottom=(60 + extra) / total, wspace=0.22)
     if one:
@@ -105,7 +105,7 @@ def lr_schedule(run):
     name = ((run.config.get("optimizer") or {}).get("schedule") or {}).get("name", "constant")
     ax.set(xlabel="epoch", ylabel="learning rate" + (", log scale" if log else ""),
            title=f"Learning rate per epoch ({name} schedule): {run.name}")
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    few_ticks(ax)
     fig.subplots_adjust(left=0.13, right=0.97, top=0.9, bottom=0.13)
     return fig
 
@@ -140,16 +140,17 @@ def confusion_matrix(outputs, title: str):
         ax.set_xticks(ticks, names, rotation=45 if tilt else 0, ha="right" if tilt else "center")
         ax.set_yticks(ticks, names)
         ax.grid(False)
-        ax.set(xlabel="predicted class", ylabel="true class")
+        ax.set(xlabel="predicted class", ylabel="true class" if ax is axes[0] else "")
         if k <= 12:  # numbers in the cells; empty cells stay blank, which reads faster
             high = values.max() * 0.55
             for i, j in zip(*np.nonzero(counts)):
                 ax.text(j, i, format(values[i, j], fmt), ha="center", va="center",
                         fontsize=10 if k <= 6 else 9, color="white" if values[i, j] > high else "black")
+    axes[1].tick_params(labelleft=False)  # the same rows as on the left
     axes[0].set_title("Counts")
     axes[1].set_title("Normalised by row (recall on the diagonal)")
     fig.suptitle(title)
-    fig.subplots_adjust(left=0.07, right=0.93, top=0.86, bottom=0.16, wspace=0.4)
+    fig.subplots_adjust(left=0.07, right=0.93, top=0.86, bottom=0.16, wspace=0.3)
     return fig
 
 

@@ -9,16 +9,6 @@ import math
 from pathlib import Path
 
 
-def describe(logs: dict) -> str:
-    """One epoch's numbers on one line."""
-    parts = [f"loss {logs['loss']:.4f}"]
-    for key in ("val_loss", "val_accuracy", "val_r2"):
-        if key in logs:
-            parts.append(f"{key} {logs[key]:.4f}")
-    parts.append(f"lr {logs['lr']:.3g}")
-    return "  ".join(parts)
-
-
 def final_table(summary: dict):
     """Loss and metric on each split at the end of a run (None when there are none)."""
     from rich.table import Table

@@ -102,6 +102,7 @@ FULL = textwrap.dedent("""\
         patience: 3
         min_delta: 0.001
       checkpoint_every: 50
+    plots: false
     """)
 
 
