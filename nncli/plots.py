@@ -46,7 +46,7 @@ def plot_runs(items: list[str], runs_dir: str | Path = "runs", out: Path | None 
     run_list = [rundata.read_run(d) for d in rundata.select_runs(items, runs_dir)]
     jobs = [(run, run.dir if out is None else Path(out) / run.dir.name, fmt) for run in run_list]
     result = Result()
-    for part in _map(_plot_job, jobs, workers):
+    for part in map_runs(_plot_job, jobs, workers):
         result.add(part)
     groups = compare_groups(run_list)
     for task, group in groups.items():
@@ -97,7 +97,8 @@ def lr_changed(run: rundata.Run) -> bool:
 
 def task_figures(run: rundata.Run, outputs: rundata.Outputs):
     """(file stem, Figure) for the pictures of a model's predictions that fit its task, one at a
-    time: each figure is drawn on a reused canvas and must be written before the next."""
+    time: each figure is drawn on a reused canvas and must be written before the next. The
+    first is always the confusion matrix or the regression picture."""
     where = f"{run.name}, {outputs.split} split ({len(outputs.y_true)} samples)"
     if outputs.task != "classification":
         yield "regression", figures.regression(outputs, f"Regression: {where}")
@@ -131,8 +132,9 @@ def _write(fig, path: Path, fmt: str) -> Path:
     return path
 
 
-def _map(fn, jobs: list, workers: int | None):
-    """``map(fn, jobs)`` in order, in forked worker processes when that can help."""
+def map_runs(fn, jobs: list, workers: int | None = None):
+    """``map(fn, jobs)`` in order, in forked worker processes when that can help. ``fn`` must
+    be a module-level function; jobs and results travel between processes by pickling."""
     if workers is None:
         workers = min(MAX_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                       else os.cpu_count() or 1)

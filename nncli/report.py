@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from nncli import __version__, canvas, figures, plots, rundata, runs
+from nncli.errors import NncliError
 
 STYLE = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
@@ -86,7 +87,7 @@ def write_report(items: list[str], output: Path, runs_dir: str | Path = "runs",
         fig = figures.learning_curves(group, rundata.labels(group) if len(group) > 1 else None)
         curves.append((task, _png(fig)))
     predictions = []
-    for pictures, notes in plots._map(_prediction_pictures, run_list, workers):
+    for pictures, notes in plots.map_runs(_prediction_pictures, run_list, workers):
         predictions.append(pictures)
         result.notes += notes
     page = render_page(run_list, curves, predictions)
@@ -98,14 +99,11 @@ def write_report(items: list[str], output: Path, runs_dir: str | Path = "runs",
 def _prediction_pictures(run: rundata.Run) -> tuple[list[tuple[str, bytes]], list[str]]:
     """(caption, PNG) of the run's confusion matrix or regression picture, and notes."""
     try:
-        outputs = rundata.model_outputs(run.dir, grid_points=2)  # no decision grid in the report
-    except Exception as e:  # noqa: BLE001  (one run's missing model or data never sinks the page)
+        outputs = rundata.model_outputs(run.dir, grid_points=None)  # no decision boundary in the report
+    except NncliError as e:  # one run's missing model or data never sinks the page
         return [], [f"{run.dir}: no pictures of the model's predictions ({e})"]
-    out = []
-    for name, fig in plots.task_figures(run, outputs):
-        if name in ("confusion_matrix", "regression"):
-            out.append((name, _png(fig)))
-    return out, []
+    name, fig = next(plots.task_figures(run, outputs))  # the confusion matrix or the regression
+    return [(name, _png(fig))], []
 
 
 def _png(fig) -> bytes:

@@ -196,9 +196,10 @@ def _load_data(cfg):
 _datasets: dict = {}
 
 
-def model_outputs(run_dir: Path, grid_points: int = 200) -> Outputs:
+def model_outputs(run_dir: Path, grid_points: int | None = 200) -> Outputs:
     """The saved model's predictions on the run's test split (validation when it has none),
-    and for two raw input features the predicted class over a grid around the training points.
+    and for two raw input features the predicted class over a grid of ``grid_points`` squared
+    points around the training points (no grid when ``grid_points`` is None).
 
     Raises RunError when the run has no model, DataError when its data cannot be recreated.
     """
@@ -220,7 +221,7 @@ def model_outputs(run_dir: Path, grid_points: int = 200) -> Outputs:
     proba = _probabilities(loaded.loss.link(out))  # (n, n_classes)
     classes = [str(c) for c in loaded.classes]
     grid = None
-    if loaded.prep.n_features_in == 2:
+    if loaded.prep.n_features_in == 2 and grid_points:
         grid = _grid(loaded, ds, grid_points)
     return Outputs(split, task, np.asarray(y), proba.argmax(axis=1), proba, classes, grid)
 

@@ -39,7 +39,7 @@ ALLOWED = {
     "figures": {"canvas"},
     "rundata": {"errors", "runs", "config", "build", "inference"},
     "plots": {"errors", "runs", "canvas", "figures", "rundata"},
-    "report": {"runs", "canvas", "figures", "plots", "rundata", "__init__"},
+    "report": {"errors", "runs", "canvas", "figures", "plots", "rundata", "__init__"},
     "cli": {"errors", "config", "runner", "runs", "atomic", "train", "views", "plots", "report", "rundata",
             "__init__"},
     "__main__": {"cli"},
