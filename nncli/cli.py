@@ -115,11 +115,12 @@ def _progress_callback(console, mode: str):
 
         def on_epoch_end(self, trainer, epoch, logs):
             self.pending = epoch_line(logs, trainer.epochs, console.width)
-            silent = time.monotonic() - self.printed_at > 10
-            if shows_epoch(epoch + 1, trainer.epochs) or (progress is None and silent):
+            show = shows_epoch(epoch + 1, trainer.epochs)
+            if progress is not None:  # redrawn now when a line goes above it: it would show stale
+                progress.update(self.task, completed=epoch + 1, current=min(epoch + 2, trainer.epochs),
+                                refresh=show)
+            if show or (progress is None and time.monotonic() - self.printed_at > 10):
                 self.flush()
-            if progress is not None:
-                progress.update(self.task, completed=epoch + 1, current=min(epoch + 2, trainer.epochs))
 
         def on_train_end(self, trainer):
             self.flush()  # stopped early: the epoch it stopped at

@@ -132,9 +132,10 @@ def _write(fig, path: Path, fmt: str) -> Path:
     return path
 
 
-def map_runs(fn, jobs: list, workers: int | None = None):
-    """``map(fn, jobs)`` in order, in forked worker processes when that can help. ``fn`` must
-    be a module-level function; jobs and results travel between processes by pickling."""
+def map_runs(fn, jobs: list, workers: int | None = None) -> list:
+    """``[fn(job) for job in jobs]``, shared with ``workers - 1`` forked processes when there
+    are several cores (this process takes the last share and works meanwhile). ``fn`` must be a
+    module-level function; jobs and results travel between processes by pickling."""
     if workers is None:
         workers = min(MAX_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                       else os.cpu_count() or 1)
@@ -142,7 +143,7 @@ def map_runs(fn, jobs: list, workers: int | None = None):
     import multiprocessing
 
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return map(fn, jobs)
+        return [fn(job) for job in jobs]
     from concurrent.futures import ProcessPoolExecutor
 
     # what every worker needs is imported once here, before the fork, and shared
@@ -150,6 +151,11 @@ def map_runs(fn, jobs: list, workers: int | None = None):
     import matplotlib.figure  # noqa: F401
 
     rundata.preload()
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        # contiguous chunks: runs of one sweep share their data, loaded once per worker
-        return list(pool.map(fn, jobs, chunksize=-(-len(jobs) // workers)))
+    # contiguous shares (runs of one sweep share their data, loaded once per process); this
+    # process takes one job less than the others, it draws the comparison afterwards
+    mine = max(0, len(jobs) // workers - 1)
+    theirs = jobs[:len(jobs) - mine]
+    with ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("fork")) as pool:
+        others = pool.map(fn, theirs, chunksize=-(-len(theirs) // (workers - 1)))
+        done = [fn(job) for job in jobs[len(theirs):]]
+        return list(others) + done

@@ -81,6 +81,11 @@ def test_the_bar_in_an_80_column_terminal(tmp_path):
     assert all("val_accuracy" in line and "val_loss" in line for line in epochs)
     history = rundata.read_history(run_dir)
     assert f"val_loss {history[-1]['val_loss']:.4f}" in epochs[-1]
+    # below each line the bar counts the epoch now training, never a stale one
+    plain = ANSI.sub("", text)
+    below = re.findall(r"epoch (\d+)/120 +loss[^\n]*\n(?:\r)?epoch (\d+)/120 ", plain)
+    assert len(below) >= len(numbers) - 1
+    assert all(int(bar) == min(int(done) + 1, 120) for done, bar in below), below
     # the live bar said what its times are
     assert "elapsed" in text and "remaining" in text
     assert re.search(r"epoch \d+/120 .*elapsed \d+:\d\d:\d\d remaining", ANSI.sub("", text))
