@@ -137,10 +137,11 @@ def _run_name(run_dir: Path) -> str:
 
 # ---------------------------------------------------------------- what differs
 def flatten(d: dict, prefix: str = "") -> dict:
-    """{"optimizer": {"lr": 0.1}} -> {"optimizer.lr": 0.1}."""
+    """{"optimizer": {"lr": 0.1}} -> {"optimizer.lr": 0.1}; an empty mapping adds no key (so
+    ``data.params: {}`` compares as ``data.params.noise`` unset against a run that sets it)."""
     out = {}
     for k, v in d.items():
-        if isinstance(v, dict) and v:
+        if isinstance(v, dict):
             out.update(flatten(v, f"{prefix}{k}."))
         else:
             out[f"{prefix}{k}"] = v
@@ -150,9 +151,21 @@ def flatten(d: dict, prefix: str = "") -> dict:
 def differing_keys(configs: list[dict], skip=_NOT_A_SETTING) -> list[str]:
     """The dotted config keys whose values are not the same in every run (schema order)."""
     flat = [flatten(c) for c in configs]
-    keys = list(dict.fromkeys(k for f in flat for k in f))
+    keys = list(flatten(_union(configs)))  # in the configs' (the schema's) order
     return [k for k in keys if k not in skip
             and len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1]
+
+
+def _union(configs: list[dict]) -> dict:
+    """Every key of every config, nested where it belongs, in order of first appearance."""
+    out: dict = {}
+    for c in configs:
+        for k, v in c.items():
+            if isinstance(v, dict):
+                out[k] = _union([out[k], v]) if isinstance(out.get(k), dict) else _union([v])
+            else:
+                out.setdefault(k, v)
+    return out
 
 
 def show_value(v) -> str:

@@ -153,6 +153,17 @@ def test_legend_labels_name_only_the_keys_that_differ(tmp_path):
     assert rundata.select_runs(["iris-2", "iris-2"], tmp_path / "runs") == second
 
 
+def test_what_differs_is_said_with_dotted_keys():
+    a = {"name": "a", "data": {"params": {}}, "model": {"hidden": [64]}, "optimizer": {"lr": 0.01}}
+    b = {"name": "b", "data": {"params": {"noise": 0.2}}, "model": {"hidden": [64]}, "optimizer": {"lr": 0.1}}
+    assert rundata.differing_keys([a, b]) == ["data.params.noise", "optimizer.lr"]  # never the name
+    assert rundata.differing_keys([a, b], skip=set()) == ["name", "data.params.noise", "optimizer.lr"]
+    runs_ = [rundata.Run(Path(n), n, {}, c, [], "classification") for n, c in (("a", a), ("b", b))]
+    assert rundata.labels(runs_) == ["data.params.noise=null, optimizer.lr=0.01",
+                                     "data.params.noise=0.2, optimizer.lr=0.1"]
+    assert rundata.labels(runs_[:1] * 2) == ["a", "a"]  # the same config: the names say which is which
+
+
 def test_svg_format(trained, tmp_path):
     code, out, err = cli("plot", trained["iris"], "--out", tmp_path, "--format", "svg")
     assert code == 0, err
