@@ -87,4 +87,5 @@ FULL = textwrap.dedent("""\
         min_delta: 0.001
         restore_best: false
       checkpoint_every: 50
+    plots: false
     """)
