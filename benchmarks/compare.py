@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import itertools
 import json
 import os
 import platform
@@ -69,6 +70,31 @@ def _cli_origin(cli: list[str], env: dict, tmp: Path) -> str:
     return proc.stdout.strip() or "unknown"
 
 
+def prepare_mlp(name: str, w, tmp: Path, quick: bool) -> dict:
+    """Write the workload's split (tmp/NAME.npz) and nncli config (tmp/NAME.yaml); return its
+    epochs, training-set bytes, FLOPs of the fit and GEMM shapes."""
+    import numpy as np
+    import yaml
+
+    from suite.cli import cli_config
+    from suite.workloads import make_data
+
+    print(f"preparing {name}", file=sys.stderr)
+    d, raw = make_data(w)
+    np.savez(tmp / f"{name}.npz", **d)
+    if not w.classification:  # the CLI reads these from a file; the others by dataset name
+        np.savez(tmp / f"{name}-cli.npz", **raw)
+    epochs = w.quick_epochs if quick else w.epochs
+    (tmp / f"{name}.yaml").write_text(yaml.safe_dump(cli_config(w, name, epochs, tmp / f"{name}-cli.npz")),
+                                      encoding="utf-8")
+    dims = [d["Xtr"].shape[1], *w.hidden, int(d["ytr"].max()) + 1 if w.classification else 1]
+    return {"epochs": epochs, "train_bytes": d["Xtr"].nbytes + d["ytr"].nbytes, "gemms": [],
+            "flops": 6 * sum(a * b for a, b in itertools.pairwise(dims)) * len(d["Xtr"]) * epochs}
+
+
+PREPARE = {"mlp": prepare_mlp}  # workload kind -> how its files are written (a new kind adds one)
+
+
 def parse_args():
     from suite.contenders import CONTENDERS
     from suite.workloads import WORKLOADS
@@ -108,10 +134,7 @@ def main() -> None:
     from suite import report
     from suite.contenders import CONTENDERS, NO_VAL, PINNED_CORE, PINS, missing
     from suite.procs import Background, child_env, run_child
-    from suite.workloads import WORKLOADS, make_data
-
-    import numpy as np
-    import yaml
+    from suite.workloads import WORKLOADS
 
     repeats, names = a.repeats or (1 if a.quick else 3), a.names
     pinned_here = {k: os.environ[k] for k in PINS if k in os.environ}
@@ -121,7 +144,7 @@ def main() -> None:
         why = ("no nncli command (on PATH or --cli)" if c == "nncli train" and not cli
                else "--pinned: every child already keeps the pins" if c == PINNED_CORE and a.pinned
                else "no OPENBLAS_ pins in this environment" if c == PINNED_CORE and not pinned_here
-               else missing(c) if CONTENDERS[c].module else None)
+               else missing(c))
         if why:
             skipped[c] = why
     contenders = [c for c in a.contender_list if c not in skipped]
@@ -132,20 +155,8 @@ def main() -> None:
     kernel_groups: dict[str, list] = {}
     with tempfile.TemporaryDirectory() as tmpdir, Background() as busy:
         tmp = Path(tmpdir)
-        info = {}
-        for name in names + (["digits-config"] if "nncli core" in contenders and not a.no_startup else []):
-            w = WORKLOADS[name]
-            print(f"preparing {name}", file=sys.stderr)
-            d, raw = make_data(w)
-            np.savez(tmp / f"{name}.npz", **d)
-            if not w.classification:  # the CLI reads these from a file; the others by dataset name
-                np.savez(tmp / f"{name}-cli.npz", **raw)
-            epochs = w.quick_epochs if a.quick else w.epochs
-            config = nncli_cli.cli_config(w, name, epochs, tmp / f"{name}-cli.npz")
-            (tmp / f"{name}.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
-            dims = [d["Xtr"].shape[1], *w.hidden, int(d["ytr"].max()) + 1 if w.classification else 1]
-            info[name] = {"epochs": epochs, "train_bytes": d["Xtr"].nbytes + d["ytr"].nbytes, "gemms": [],
-                          "flops": 6 * sum(x * y for x, y in zip(dims[:-1], dims[1:])) * len(d["Xtr"]) * epochs}
+        extra = ["digits-config"] if "nncli core" in contenders and not a.no_startup else []
+        info = {name: PREPARE[WORKLOADS[name].kind](name, WORKLOADS[name], tmp, a.quick) for name in names + extra}
 
         def fit(c, name):
             spec = {"mode": "fit", "contender": c, "workload": name, "data": str(tmp / f"{name}.npz"),
@@ -157,20 +168,20 @@ def main() -> None:
         for r in range(repeats):
             for name in names:  # contenders take turns, starting one further each repeat
                 w = WORKLOADS[name]
-                print(f"repeat {r + 1}/{repeats}: {name}: GEMM rate", file=sys.stderr)
-                g = run_child({"mode": "gemm", "workload": name, "data": str(tmp / f"{name}.npz")}, base_env)
-                kernel_groups.setdefault("GEMM rate", []).append(g)
-                info[name]["gemms"].append(g and g["gemm"])
+                if w.kind == "mlp":
+                    print(f"repeat {r + 1}/{repeats}: {name}: GEMM rate", file=sys.stderr)
+                    g = run_child({"mode": "gemm", "workload": name, "data": str(tmp / f"{name}.npz")}, base_env)
+                    kernel_groups.setdefault("GEMM rate", []).append(g)
+                    info[name]["gemms"].append(g and g["gemm"])
                 here = [c for c in contenders if w.kind in CONTENDERS[c].fits
                         and (not CONTENDERS[c].only or name in CONTENDERS[c].only)]
                 for c in here[r % len(here):] + here[:r % len(here)]:
                     print(f"repeat {r + 1}/{repeats}: {name}: {c}", file=sys.stderr)
-                    metric = "accuracy" if w.classification else "r2"
                     res.setdefault((name, c), []).append(
-                        nncli_cli.train(cli, tmp / f"{name}.yaml", metric, tmp, env[c]) if c == "nncli train"
+                        CONTENDERS[c].fit_function(w.kind)(name, w, tmp, env[c], cli) if CONTENDERS[c].parent
                         else fit(c, name))
         for name in names:
-            gemms = [g for g in info[name]["gemms"] if g]
+            gemms = [g for g in info[name].get("gemms", []) if g]
             info[name]["gemm"] = statistics.median(gemms) if gemms else None
 
         faster, profiles = [], {}

@@ -4,6 +4,7 @@ JSON line on stdout together with the BLAS kernels the child saw."""
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 import os
 import statistics
@@ -43,6 +44,17 @@ class Meter:
         self.extra = (_status_kib("VmHWM") - self.base) * 1024
 
 
+class Clock:
+    """Wall time of a with-block and nothing else (no collection, no memory): for profiling."""
+
+    def __enter__(self):
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds, self.extra = time.perf_counter() - self.t0, None
+
+
 def kernels() -> list[dict]:
     """The BLAS and OpenMP libraries loaded in this process, as threadpoolctl sees them."""
     from threadpoolctl import threadpool_info
@@ -74,7 +86,7 @@ def gemm(workload: str, data_file: str, seconds: float = 0.2, rounds: int = 8) -
     """
     d, w = _load(data_file), WORKLOADS[workload]
     dims = [d["Xtr"].shape[1], *w.hidden, int(d["ytr"].max()) + 1 if w.classification else 1]
-    rng, shapes, batch = np.random.default_rng(0), list(zip(dims[:-1], dims[1:])), w.batch
+    rng, shapes, batch = np.random.default_rng(0), list(itertools.pairwise(dims)), w.batch
     mats = [(rng.standard_normal((batch, a), np.float32), rng.standard_normal((a, b), np.float32),
              rng.standard_normal((batch, b), np.float32)) for a, b in shapes]
     flops, rates = 6 * batch * sum(a * b for a, b in shapes), []
@@ -96,8 +108,9 @@ def profile(workload: str, data_file: str, epochs: int, top: int = 15) -> dict:
 
     d, w = _load(data_file), WORKLOADS[workload]
     fn = CONTENDERS["nncli core"].fit_function(w.kind)
-    fn(w, {k: v[:256] for k, v in d.items()}, 1, Meter())
-    prof, meter = cProfile.Profile(), Meter()
+    fn(w, {k: v[:256] for k, v in d.items()}, 1, Clock())
+    prof, meter = cProfile.Profile(), Clock()
+    gc.collect()
     prof.enable()
     fn(w, d, epochs, meter)
     prof.disable()

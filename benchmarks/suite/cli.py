@@ -71,6 +71,11 @@ def train(cli: list[str], config: Path, metric: str, tmp: Path, env: dict, extra
             "epochs_run": s.get("epochs_run"), "score": next((v for v in scores if v is not None), None)}
 
 
+def train_workload(name: str, w: Workload, tmp: Path, env: dict, cli: list[str] | None) -> dict | None:
+    """The `nncli train` contender: the workload's config through the whole CLI."""
+    return train(cli, tmp / f"{name}.yaml", "accuracy" if w.classification else "r2", tmp, env) if cli else None
+
+
 def _no_early_stopping(cli, iris, tmp, env) -> tuple[list[str] | None, str]:
     """The override that turns early stopping off, as this CLI spells it (a 2-epoch probe)."""
     err = ""

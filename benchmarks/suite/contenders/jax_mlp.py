@@ -17,7 +17,7 @@ import numpy as np
 from suite.workloads import Workload, n_outputs
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _functions(w: Workload, n_in: int, n_out: int, n_train: int):
     """Jitted (init, epoch, predict) for these shapes, built once so a second fit reuses the
     compiled code."""
