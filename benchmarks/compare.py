@@ -21,6 +21,7 @@ import os
 import platform
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -77,9 +78,10 @@ def prepare_mlp(name: str, w, tmp: Path, quick: bool) -> dict:
     import yaml
 
     from suite.cli import cli_config
+    from suite.procs import progress
     from suite.workloads import make_data
 
-    print(f"preparing {name}", file=sys.stderr)
+    progress(f"preparing {name}")
     d, raw = make_data(w)
     np.savez(tmp / f"{name}.npz", **d)
     if not w.classification:  # the CLI reads these from a file; the others by dataset name
@@ -130,10 +132,11 @@ def main() -> None:
     a = parse_args()
     if a.child:
         return _child(a.child)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the temporary directory is removed
     from suite import cli as nncli_cli
     from suite import report
     from suite.contenders import CONTENDERS, NO_VAL, PINNED_CORE, PINS, missing
-    from suite.procs import Background, child_env, run_child
+    from suite.procs import Background, child_env, progress, run_child
     from suite.workloads import WORKLOADS
 
     repeats, names = a.repeats or (1 if a.quick else 3), a.names
@@ -169,14 +172,14 @@ def main() -> None:
             for name in names:  # contenders take turns, starting one further each repeat
                 w = WORKLOADS[name]
                 if w.kind == "mlp":
-                    print(f"repeat {r + 1}/{repeats}: {name}: GEMM rate", file=sys.stderr)
+                    progress(f"repeat {r + 1}/{repeats}: {name}: GEMM rate")
                     g = run_child({"mode": "gemm", "workload": name, "data": str(tmp / f"{name}.npz")}, base_env)
                     kernel_groups.setdefault("GEMM rate", []).append(g)
                     info[name]["gemms"].append(g and g["gemm"])
                 here = [c for c in contenders if w.kind in CONTENDERS[c].fits
                         and (not CONTENDERS[c].only or name in CONTENDERS[c].only)]
                 for c in here[r % len(here):] + here[:r % len(here)]:
-                    print(f"repeat {r + 1}/{repeats}: {name}: {c}", file=sys.stderr)
+                    progress(f"repeat {r + 1}/{repeats}: {name}: {c}")
                     res.setdefault((name, c), []).append(
                         CONTENDERS[c].fit_function(w.kind)(name, w, tmp, env[c], cli) if CONTENDERS[c].parent
                         else fit(c, name))
@@ -189,7 +192,7 @@ def main() -> None:
             for name in names:
                 core, warm = (report.medians(res, name, c)[1] for c in ("nncli core", "jax"))
                 if core.get("fit") and warm.get("fit_warm") and warm["fit_warm"] < core["fit"]:
-                    print(f"profiling nncli core on {name}", file=sys.stderr)
+                    progress(f"profiling nncli core on {name}")
                     faster.append(name)
                     profiles[name] = run_child({"mode": "profile", "workload": name, "epochs": info[name]["epochs"],
                                                 "data": str(tmp / f"{name}.npz")}, env["nncli core"])
@@ -201,7 +204,7 @@ def main() -> None:
                 outs = [fit("nncli core", "digits-config") for _ in range(repeats)]
                 fits = [o["fit"] for o in outs if o]
                 core_digits = statistics.median(fits) if fits else None
-            print("start-up and per-epoch bars of the CLI", file=sys.stderr)
+            progress("start-up and per-epoch bars of the CLI")
             startup_lines, startup_bars = nncli_cli.startup(cli if "nncli train" in contenders else None, REPO,
                                                              tmp, base_env, core_digits, a.quick)
         origin = _cli_origin(cli, base_env, tmp) if cli else None

@@ -14,6 +14,12 @@ from pathlib import Path
 from suite.contenders import PINS
 
 COMPARE = Path(__file__).resolve().parent.parent / "compare.py"
+_START = time.perf_counter()
+
+
+def progress(message: str) -> None:
+    """A progress line on stderr, stamped with the seconds since the start."""
+    print(f"[{time.perf_counter() - _START:6.1f} s] {message}", file=sys.stderr, flush=True)
 
 
 def child_env(pinned: bool, extra: dict | None = None) -> dict:
@@ -45,6 +51,7 @@ def time_commands(cmds: dict[str, list[str]], env: dict, runs: int, warmup: int 
     out = {label: {"times": [], "outputs": [], "error": None} for label in cmds}
     labels = list(cmds)
     for r in range(warmup + runs):
+        progress(f"  {'warm-up' if r < warmup else 'timed'} round {r + 1}/{warmup + runs} of {', '.join(map(str, labels))}")
         for label in labels[r % len(labels):] + labels[:r % len(labels)]:
             res = out[label]
             if res["error"]:
