@@ -180,9 +180,11 @@ def main() -> None:
                         and (not CONTENDERS[c].only or name in CONTENDERS[c].only)]
                 for c in here[r % len(here):] + here[:r % len(here)]:
                     progress(f"repeat {r + 1}/{repeats}: {name}: {c}")
-                    res.setdefault((name, c), []).append(
-                        CONTENDERS[c].fit_function(w.kind)(name, w, tmp, env[c], cli) if CONTENDERS[c].parent
-                        else fit(c, name))
+                    out = (CONTENDERS[c].fit_function(w.kind)(name, w, tmp, env[c], cli) if CONTENDERS[c].parent
+                           else fit(c, name))
+                    res.setdefault((name, c), []).append(out)
+                    if out:
+                        progress(f"  fit {out['fit']:.3f} s" + (f", compiled {out['fit_warm']:.3f} s" if "fit_warm" in out else ""))
         for name in names:
             gemms = [g for g in info[name].get("gemms", []) if g]
             info[name]["gemm"] = statistics.median(gemms) if gemms else None
