@@ -178,13 +178,14 @@ def main() -> None:
                     info[name]["gemms"].append(g and g["gemm"])
                 here = [c for c in contenders if w.kind in CONTENDERS[c].fits
                         and (not CONTENDERS[c].only or name in CONTENDERS[c].only)]
-                for c in here[r % len(here):] + here[:r % len(here)]:
+                for c in here[r % len(here):] + here[:r % len(here)] if here else []:
                     progress(f"repeat {r + 1}/{repeats}: {name}: {c}")
                     out = (CONTENDERS[c].fit_function(w.kind)(name, w, tmp, env[c], cli) if CONTENDERS[c].parent
                            else fit(c, name))
                     res.setdefault((name, c), []).append(out)
                     if out:
-                        progress(f"  fit {out['fit']:.3f} s" + (f", compiled {out['fit_warm']:.3f} s" if "fit_warm" in out else ""))
+                        warm = f", compiled {out['fit_warm']:.3f} s" if "fit_warm" in out else ""
+                        progress(f"  fit {out['fit']:.3f} s{warm}")
         for name in names:
             gemms = [g for g in info[name].get("gemms", []) if g]
             info[name]["gemm"] = statistics.median(gemms) if gemms else None
