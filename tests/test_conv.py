@@ -19,7 +19,7 @@ from nncli.nn import conv as conv_module
 from nncli.nn.activations import PReLU, ReLU
 from nncli.nn.gradcheck import TOL, check_network, spread
 
-SHAPES = [(1, 7, 5), (3, 7, 5)]
+SHAPES = [(1, 7, 5), (3, 7, 5)]  # one channel and several: Conv2D fills im2col differently
 KERNELS = [(3, 3), (2, 3)]
 
 
@@ -247,7 +247,7 @@ def test_same_input_same_bits():
 
 
 # ------------------------------------------------------------------ PyTorch
-TORCH_CASES = [  # (layer, torch function of (x, W, b)), on (3, 7, 5) images
+TORCH_CASES = [  # (layer, torch function of (x, W, b)), on (C, 7, 5) images
     *[(lambda s=s, k=k, p=p: Conv2D(4, k, stride=s, padding=p),
        lambda x, W, b, s=s, p=p: torch_conv(x, W, b, s, p)) for s in (1, 2, 3) for k in KERNELS for p in ("valid", 1)],
     *[(lambda k=k: Conv2D(4, k, padding="same"),
@@ -274,16 +274,17 @@ def torch_conv(x, W, b, stride, padding):
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+@pytest.mark.parametrize("channels", [1, 3])  # one channel: im2col's transposed fill
 @pytest.mark.parametrize("case", range(len(TORCH_CASES)))
-def test_matches_pytorch(case):
+def test_matches_pytorch(case, channels):
     torch = pytest.importorskip("torch")
     make, reference = TORCH_CASES[case]
     layer = make()
     rng = np.random.default_rng(case)
-    x = rng.normal(size=(3, 3, 7, 5))
+    x = rng.normal(size=(3, channels, 7, 5))
     if isinstance(layer, MaxPool2D) and case % 2:  # integer inputs: ties, broken as PyTorch does
         x = np.round(x)
-    Network([layer], (3, 7, 5), dtype=np.float64, seed=case)
+    Network([layer], (channels, 7, 5), dtype=np.float64, seed=case)
     layer.need_input_grad = True
     for name, p in layer.params.items():
         p[...] = rng.normal(size=p.shape)

@@ -26,6 +26,8 @@ from nncli.nn.layers import Layer
 from nncli.nn.registry import lookup
 
 EVAL_CHUNK = 1 << 22  # im2col entries per evaluation chunk: bounds memory when predicting large sets
+FEW_CHANNELS = 1  # up to this many input channels im2col fills its matrix transposed (measured: at 3
+# channels the one-window-per-row fill is already the faster; see Conv2D._im2col)
 
 
 def _pair(v, what: str) -> tuple[int, int]:
@@ -72,14 +74,16 @@ def _image_shape(layer, input_shape) -> tuple[int, int, int]:
 
 class Workspace:
     """Arrays reused from batch to batch, by name; batches up to the largest seen get views of
-    the first rows. ``init`` fills an array once, when allocated (padding that is never written)."""
+    the first rows (unless ``exact``). ``init`` fills an array once, when allocated (padding
+    that is never written)."""
 
     def __init__(self):
         self.arrays: dict[str, np.ndarray] = {}
 
-    def get(self, name: str, shape, dtype, init=None) -> np.ndarray:
+    def get(self, name: str, shape, dtype, init=None, exact: bool = False) -> np.ndarray:
         a = self.arrays.get(name)
-        if a is None or a.shape[1:] != tuple(shape[1:]) or a.shape[0] < shape[0] or a.dtype != dtype:
+        if a is None or a.shape[1:] != tuple(shape[1:]) or a.dtype != dtype or \
+                (a.shape[0] != shape[0] if exact else a.shape[0] < shape[0]):
             a = np.empty(shape, dtype) if init is None else np.full(shape, init, dtype)
             self.arrays[name] = a
         return a[:shape[0]]
@@ -192,6 +196,7 @@ class Conv2D(_Windowed):
 
     def build(self, input_shape):
         super().build(input_shape)
+        self.transposed_cols = self.input_shape[0] <= FEW_CHANNELS
         return (self.filters, *self.out_hw)
 
     def param_shapes(self):
@@ -214,57 +219,74 @@ class Conv2D(_Windowed):
         return self._describe(f"conv2d {self.filters}", (1, 1))
 
     def _im2col(self, x, dtype):
-        """x: (m, C, H, W) -> cols: (m*Ho*Wo, kH*kW*C), one window per row, channels fastest."""
+        """x: (m, C, H, W) -> cols: (m*Ho*Wo, kH*kW*C [+ 1]), one window per row in (i, j, c)
+        order, then a column of ones when there is a bias: the forward product then adds b, and
+        the product that gives dW gives db beside it.
+
+        With few channels the windows' rows are short, so cols is filled transposed instead:
+        row (i, j, c) of cols.T is a shifted image, a long contiguous copy. Its buffer then has
+        the batch's exact size (BLAS needs a contiguous operand; a view of a larger one is copied).
+        """
         xp = self._pad(x.transpose(0, 2, 3, 1), 0, dtype)
-        m, (ho, wo), (kh, kw) = len(x), self.out_hw, self.kernel
-        cols = self.ws.get("cols", (m, ho, wo, kh, kw, self.input_shape[0]), dtype)
-        np.copyto(cols, self._windows(xp))
+        m, (ho, wo), (kh, kw), c = len(x), self.out_hw, self.kernel, self.input_shape[0]
+        k, windows = kh * kw * c, self._windows(xp)  # windows: (m, Ho, Wo, kH, kW, C)
+        if self.transposed_cols:
+            cols_t = self.ws.get("cols_t", (k + self.bias, m, ho, wo), dtype, exact=True)
+            np.copyto(cols_t[:k].reshape(kh, kw, c, m, ho, wo), windows.transpose(3, 4, 5, 0, 1, 2))
+            if self.bias:
+                cols_t[k] = 1
+            return cols_t.reshape(k + self.bias, -1).T
+        cols = self.ws.get("cols", (m, ho, wo, k + self.bias), dtype)
+        np.copyto(cols[..., :k].reshape(m, ho, wo, kh, kw, c), windows)
+        if self.bias:
+            cols[..., k] = 1
         return cols.reshape(m * ho * wo, -1)
 
     def forward(self, x, training=False):
         # x: (batch, C, H, W) -> z: (batch, F, Ho, Wo), an NCHW view of (batch, Ho, Wo, F) memory
         W = self.params["W"]
         n, f, (ho, wo), dtype = len(x), self.filters, self.out_hw, W.dtype
-        p = ho * wo
-        # the weights in the column order of im2col: (F, kH, kW, C) -> wk: (F, K); kept for backward
-        self.wk = self.ws.get("wk", (f, *self.kernel, self.input_shape[0]), dtype)
-        np.copyto(self.wk, W.transpose(0, 2, 3, 1))
-        wk = self.wk.reshape(f, -1)
+        p, k = ho * wo, W[0].size
+        # wk: (F, K [+ 1]), the weights in im2col's column order (F, kH, kW, C), then b
+        wk = self.ws.get("wk", (f, k + self.bias), dtype)
+        np.copyto(wk[:, :k].reshape(f, *self.kernel, -1), W.transpose(0, 2, 3, 1))
+        if self.bias:
+            wk[:, k] = self.params["b"]
         z = np.empty((n * p, f), dtype)
         # training keeps the whole batch's columns for backward; evaluation may go in chunks
-        rows = n if training or n * p * wk.shape[1] <= EVAL_CHUNK else max(1, EVAL_CHUNK // (p * wk.shape[1]))
+        rows = n if training or n * p * k <= EVAL_CHUNK else max(1, EVAL_CHUNK // (p * k))
         for lo in range(0, n, rows):
             hi = min(lo + rows, n)
             self.cols = self._im2col(x[lo:hi], dtype)
-            np.dot(self.cols, wk.T, out=z[lo * p:hi * p])  # z = cols @ W.T: (m*Ho*Wo, F)
-        if self.bias:
-            z += self.params["b"]
+            np.dot(self.cols, wk.T, out=z[lo * p:hi * p])  # z = cols @ W.T + b: (m*Ho*Wo, F)
         self.x, self.kept = x, rows >= n
         return z.reshape(n, ho, wo, f).transpose(0, 3, 1, 2)
 
     def backward(self, dout):
         # dout: (batch, F, Ho, Wo) -> dx: (batch, C, H, W)
-        n, f, dtype = len(dout), self.filters, self.wk.dtype
+        W = self.params["W"]
+        n, f, dtype = len(dout), self.filters, W.dtype
         dz = dout.transpose(0, 2, 3, 1)  # (batch, Ho, Wo, F): a view when dout came from these layers
         if not dz.flags.c_contiguous or dz.dtype != dtype:
             buf = self.ws.get("dz", dz.shape, dtype)
             np.copyto(buf, dz)
             dz = buf
         dz = dz.reshape(-1, f)
-        cols = self.cols if self.kept else self._im2col(self.x, dtype)
         if not self.frozen:
-            dwk = self.ws.get("dwk", self.wk.shape, dtype)
-            np.dot(dz.T, cols, out=dwk.reshape(f, -1))  # dW = dz.T @ cols: (F, K)
-            np.copyto(self.grads["W"], dwk.transpose(0, 3, 1, 2))
-            if self.bias:  # db = sum of dz over the batch and the pixels, as ones @ dz (one BLAS call)
-                np.dot(self.ws.get("ones", (len(dz),), dtype, init=1), dz, out=self.grads["b"])
+            cols = self.cols if self.kept else self._im2col(self.x, dtype)
+            k = W[0].size
+            dwk = self.ws.get("dwk", (f, k + self.bias), dtype)
+            np.dot(dz.T, cols, out=dwk)  # [dW | db] = dz.T @ [cols | 1]: (F, K [+ 1])
+            np.copyto(self.grads["W"], dwk[:, :k].reshape(f, *self.kernel, -1).transpose(0, 3, 1, 2))
+            if self.bias:
+                self.grads["b"][...] = dwk[:, k]
         if not self.need_input_grad:
             return None
         # dcols = dz @ W, computed as one (batch*Ho*Wo, C) block per window entry (i, j): a stack
         # of products dz @ W[:, :, i, j] whose blocks col2im then reads contiguously
         c, area = self.input_shape[0], self.kernel[0] * self.kernel[1]
         w_ij = self.ws.get("w_ij", (area, f, c), dtype)
-        np.copyto(w_ij.reshape(*self.kernel, f, c), self.params["W"].transpose(2, 3, 0, 1))
+        np.copyto(w_ij.reshape(*self.kernel, f, c), W.transpose(2, 3, 0, 1))
         dcols = self.ws.get("dcols", (area, len(dz), c), dtype)
         np.matmul(dz, w_ij, out=dcols)  # (kH*kW, batch*Ho*Wo, C)
         dxp = self._grad_buffer(n, dtype)
