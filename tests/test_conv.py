@@ -8,6 +8,8 @@ overlapping pooling windows. Max-pool inputs come from ``spread`` so no window t
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
@@ -236,6 +238,17 @@ def _backward_all(net, d):
     for layer in reversed(net.layers):
         d = layer.backward(d)
     return d.copy(), net.grad.copy()
+
+
+def test_copies_carry_no_scratch_and_compute_the_same():
+    x = np.random.default_rng(14).normal(size=(4, 3, 9, 7))
+    d = np.random.default_rng(15).normal(size=(4, 3))
+    net = _cnn(np.float64)
+    first = _step(net, x, d.copy())
+    twin = copy.deepcopy(net)  # a pickle round trip, as far as the layers can tell
+    assert all(not layer.ws.arrays for layer in twin.layers if hasattr(layer, "ws"))
+    for u, v in zip(first, _step(twin, x, d.copy())):
+        np.testing.assert_array_equal(u, v)
 
 
 def test_same_input_same_bits():

@@ -8,10 +8,11 @@ its input the same way, and ``Flatten`` copies into PyTorch's (C, H, W) order.
 
 Arrays a layer needs only during one step (the padded input, the im2col matrix, the gradient
 of the padded input) live in a ``Workspace``, allocated once for the largest batch seen and
-reused as views of its first rows; every step rewrites each such array entirely before reading
-it, so no value leaks from one batch into the next. Forward outputs are fresh arrays (the next
-layer may overwrite them in place); ``backward`` may return a view into the workspace, valid
-until the layer's next ``backward``.
+reused as views of its first rows. Every step rewrites all it reads of such an array before
+reading it, except padding borders (zeros, -inf), which are written once at allocation and
+never exposed; so no value leaks from one batch into the next. Forward outputs are fresh
+arrays (the next layer may overwrite them in place); ``backward`` may return a view into the
+workspace, valid until the layer's next ``backward``.
 """
 
 from __future__ import annotations
@@ -124,10 +125,11 @@ class _Windowed(Layer):
         (ho, wo), (sh, sw) = self.out_hw, self.stride
         return a[:, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw]
 
-    def _pad(self, xt, fill, dtype):
-        """xt: (batch, H, W, C) -> the padded (batch, Hp, Wp, C): xt itself when there is no padding."""
+    def _pad(self, xt, fill, dtype, contiguous=True):
+        """xt: (batch, H, W, C) -> the padded (batch, Hp, Wp, C): xt itself when there is no
+        padding (and it is contiguous, if asked: as_strided needs its standard strides)."""
         pt, _, pl, _ = self.pads
-        if not any(self.pads) and xt.dtype == dtype and xt.flags.c_contiguous:
+        if not any(self.pads) and xt.dtype == dtype and (xt.flags.c_contiguous or not contiguous):
             return xt
         n, (hp, wp), (c, h, w) = len(xt), self.padded, self.input_shape
         xp = self.ws.get("xp", (n, hp, wp, c), dtype, init=fill)
@@ -167,8 +169,8 @@ class _Windowed(Layer):
             text += f" padding {ph}" if ph == pw else f" padding {ph}x{pw}"
         return text
 
-    def __getstate__(self):  # copies and pickles carry no scratch arrays
-        state = self.__dict__.copy()
+    def __getstate__(self):  # copies and pickles carry no scratch arrays (forward again before backward)
+        state = {k: v for k, v in self.__dict__.items() if k not in ("cols", "arg", "x")}
         state["ws"] = Workspace()
         return state
 
@@ -190,7 +192,7 @@ class Conv2D(_Windowed):
     def __init__(self, filters: int, kernel, stride=1, padding="valid", bias: bool = True,
                  init: str = DEFAULT_INIT, init_scale: float = 0.01):
         super().__init__(kernel, stride, padding)
-        self.filters, self.bias = int(filters), bias
+        self.filters, self.bias = int(filters), bool(bias)
         self.init_name, self.init_scale = init, init_scale
         self.init = lookup(INITIALIZERS, init, "initializer")
 
@@ -319,7 +321,6 @@ class _Pool(_Windowed):
         return self._describe(self.kind, self.kernel)
 
 
-
 class MaxPool2D(_Pool):
     """a = max over each window; padding counts as -inf. The gradient goes to one input per
     window: the first maximum in row-major window order (as PyTorch on the CPU), so ties are
@@ -329,7 +330,7 @@ class MaxPool2D(_Pool):
 
     def forward(self, x, training=False):
         # x: (batch, C, H, W) -> a: (batch, C, Ho, Wo), an NCHW view of (batch, Ho, Wo, C) memory
-        xp = self._pad(x.transpose(0, 2, 3, 1), -np.inf, x.dtype)
+        xp = self._pad(x.transpose(0, 2, 3, 1), -np.inf, x.dtype, contiguous=False)
         n, (ho, wo), c = len(x), self.out_hw, self.input_shape[0]
         a = np.empty((n, ho, wo, c), x.dtype)
         # arg: which window entry won, kept for backward. A later entry wins only if strictly
@@ -394,7 +395,7 @@ class AvgPool2D(_Pool):
 
     def forward(self, x, training=False):
         # x: (batch, C, H, W) -> a: (batch, C, Ho, Wo), an NCHW view of (batch, Ho, Wo, C) memory
-        xp = self._pad(x.transpose(0, 2, 3, 1), 0, x.dtype)
+        xp = self._pad(x.transpose(0, 2, 3, 1), 0, x.dtype, contiguous=False)
         a = np.empty((len(x), *self.out_hw, self.input_shape[0]), x.dtype)
         np.copyto(a, self._offset(xp, 0, 0))
         for i, j in self.offsets[1:]:
