@@ -171,9 +171,13 @@ def test_frozen_conv_writes_no_gradient_and_first_conv_skips_dx():
 def _cnn(dtype, seed=0):
     layers = [Conv2D(4, 3, padding="same"), BatchNorm(), PReLU(), MaxPool2D(2), Conv2D(6, (2, 3), stride=2, padding=1),
               ReLU(), AvgPool2D(2, stride=1, padding=1), Flatten(), Dense(3)]
-    net = Network(layers, (3, 9, 7), dtype=dtype, seed=seed)
+    return _every_gradient(Network(layers, (3, 9, 7), dtype=dtype, seed=seed))
+
+
+def _every_gradient(net):
+    """Exercise every backward path, the first layer's dx too."""
     for layer in net.layers:
-        layer.need_input_grad = True  # exercise every backward path, the first layer's dx too
+        layer.need_input_grad = True
     net._stop = 0
     return net
 
@@ -245,7 +249,7 @@ def test_copies_carry_no_scratch_and_compute_the_same():
     d = np.random.default_rng(15).normal(size=(4, 3))
     net = _cnn(np.float64)
     first = _step(net, x, d.copy())
-    twin = copy.deepcopy(net)  # a pickle round trip, as far as the layers can tell
+    twin = _every_gradient(copy.deepcopy(net))  # a pickle round trip, as far as the layers can tell
     assert all(not layer.ws.arrays for layer in twin.layers if hasattr(layer, "ws"))
     for u, v in zip(first, _step(twin, x, d.copy())):
         np.testing.assert_array_equal(u, v)
