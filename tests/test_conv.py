@@ -168,10 +168,10 @@ def test_frozen_conv_writes_no_gradient_and_first_conv_skips_dx():
 
 
 # ------------------------------------------------------------------ dtypes, buffers, determinism
-def _cnn(dtype, seed=0):
+def _cnn(dtype, seed=0, channels=3):
     layers = [Conv2D(4, 3, padding="same"), BatchNorm(), PReLU(), MaxPool2D(2), Conv2D(6, (2, 3), stride=2, padding=1),
               ReLU(), AvgPool2D(2, stride=1, padding=1), Flatten(), Dense(3)]
-    return _every_gradient(Network(layers, (3, 9, 7), dtype=dtype, seed=seed))
+    return _every_gradient(Network(layers, (channels, 9, 7), dtype=dtype, seed=seed))
 
 
 def _every_gradient(net):
@@ -223,10 +223,11 @@ def test_reused_buffers_do_not_leak_between_batches():
         np.testing.assert_array_equal(u, v)
 
 
-def test_evaluation_in_chunks_matches_one_pass(monkeypatch):
+@pytest.mark.parametrize("channels", [1, 3])
+def test_evaluation_in_chunks_matches_one_pass(monkeypatch, channels):
     rng = np.random.default_rng(10)
-    x, dout = rng.normal(size=(7, 3, 9, 7)), rng.normal(size=(7, 3))
-    net = _cnn(np.float64)
+    x, dout = rng.normal(size=(7, channels, 9, 7)), rng.normal(size=(7, 3))
+    net = _cnn(np.float64, channels=channels)
     whole = net.forward(x).copy()
     d_expected = _backward_all(net, dout.copy())
     monkeypatch.setattr(conv_module, "EVAL_CHUNK", 200)  # a few samples per chunk
@@ -317,6 +318,34 @@ def test_matches_pytorch(case, channels):
     np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=0, atol=1e-10)
     for k, t in pt.items():
         np.testing.assert_allclose(layer.grads[k], t.grad.numpy(), rtol=0, atol=1e-10)
+
+
+def test_small_cnn_matches_pytorch_through_flatten():
+    """Flatten reads channels-last memory in PyTorch's (C, H, W) order: weights copy straight over."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    rng = np.random.default_rng(16)
+    net = Network([Conv2D(4, 3, padding=1), ReLU(), MaxPool2D(2), Conv2D(5, (2, 3)), Flatten(), Dense(3)],
+                  (2, 9, 8), dtype=np.float64, seed=1)
+    model = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 5, (2, 3)),
+                          nn.Flatten(), nn.Linear(5 * 3 * 2, 3)).double()
+    with torch.no_grad():
+        for mine, theirs in zip([net.layers[0], net.layers[3], net.layers[5]], [model[0], model[3], model[5]]):
+            mine.params["b"][...] = rng.normal(size=mine.params["b"].shape)
+            theirs.weight[...] = torch.tensor(mine.params["W"].T if isinstance(mine, Dense) else mine.params["W"])
+            theirs.bias[...] = torch.tensor(mine.params["b"])
+    x = rng.normal(size=(3, 2, 9, 8))
+    loss = make_loss("cross_entropy")
+    out = net.forward(x, training=True)
+    loss.forward(out, np.array([0, 2, 1]))
+    net.backward(loss.backward())
+    ref = model(torch.tensor(x))
+    torch.nn.functional.cross_entropy(ref, torch.tensor([0, 2, 1])).backward()
+    np.testing.assert_allclose(out, ref.detach().numpy(), rtol=0, atol=1e-10)
+    for mine, theirs in zip([net.layers[0], net.layers[3], net.layers[5]], [model[0], model[3], model[5]]):
+        dW = mine.grads["W"].T if isinstance(mine, Dense) else mine.grads["W"]
+        np.testing.assert_allclose(dW, theirs.weight.grad.numpy(), rtol=0, atol=1e-10)
+        np.testing.assert_allclose(mine.grads["b"], theirs.bias.grad.numpy(), rtol=0, atol=1e-10)
 
 
 def test_batchnorm_and_prelu_per_channel_match_pytorch():
