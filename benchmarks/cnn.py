@@ -283,8 +283,8 @@ def main() -> None:
 
 def report(names, contenders, results, epochs, args) -> None:
     print(f"# nncli CNN vs PyTorch (conv2 padding: {args.conv2_padding})\n")
-    print("| workload | contender | epochs | fit s (median) | fit s (min-max) | nncli / pytorch (first) | test accuracy "
-          "| other load (cores) |\n" + "|---" * 8 + "|")
+    print("| workload | contender | epochs | fit s (median) | fit s (min-max) | nncli / pytorch (first) "
+          "| test accuracy | other load (cores) |\n" + "|---" * 8 + "|")
     verdicts, seen = [], {}
     reference = next(c for c in contenders if c.startswith("pytorch"))
     for name in names:

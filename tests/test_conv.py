@@ -19,7 +19,7 @@ from nncli.nn import (AvgPool2D, BatchNorm, Conv2D, Dense, Flatten, MaxPool2D, N
                       make_loss, make_optimizer)
 from nncli.nn import conv as conv_module
 from nncli.nn.activations import PReLU, ReLU
-from nncli.nn.gradcheck import TOL, check_network, spread
+from nncli.nn.gradcheck import check_network, spread
 
 SHAPES = [(1, 7, 5), (3, 7, 5)]  # one channel and several: Conv2D fills im2col differently
 KERNELS = [(3, 3), (2, 3)]
@@ -93,7 +93,8 @@ def test_batchnorm_and_prelu_per_channel_gradients():
 # ------------------------------------------------------------------ shapes and construction
 @pytest.mark.parametrize("size,stride,kernel,pads", [
     ((7, 5), 1, 3, (1, 1, 1, 1)), ((7, 5), 2, 3, (1, 1, 1, 1)), ((8, 6), 2, 3, (0, 1, 0, 1)),
-    ((8, 6), 1, 2, (0, 1, 0, 1)), ((7, 7), 3, 3, (1, 1, 1, 1)), ((5, 6), 2, 2, (0, 1, 0, 0)), ((5, 5), 3, 2, (0, 0, 0, 0))])
+    ((8, 6), 1, 2, (0, 1, 0, 1)), ((7, 7), 3, 3, (1, 1, 1, 1)), ((5, 6), 2, 2, (0, 1, 0, 0)),
+    ((5, 5), 3, 2, (0, 0, 0, 0))])
 def test_same_padding_is_same_upper(size, stride, kernel, pads):
     conv = Conv2D(2, kernel, stride=stride, padding="same")
     out = conv.build((1, *size))

@@ -17,5 +17,6 @@ from nncli.nn.schedules import SCHEDULES, make_schedule
 from nncli.nn.train import Callback, Diverged, EarlyStopping, Trainer
 
 __all__ = ["ACTIVATIONS", "OUTPUT_HEADS", "make_activation", "INITIALIZERS", "Layer", "Dense", "Dropout",
-           "BatchNorm", "Flatten", "Conv2D", "MaxPool2D", "AvgPool2D", "LOSSES", "make_loss", "Network", "build_mlp", "OPTIMIZERS",
-           "make_optimizer", "SCHEDULES", "make_schedule", "Callback", "Diverged", "EarlyStopping", "Trainer"]
+           "BatchNorm", "Flatten", "Conv2D", "MaxPool2D", "AvgPool2D", "LOSSES", "make_loss", "Network",
+           "build_mlp", "OPTIMIZERS", "make_optimizer", "SCHEDULES", "make_schedule", "Callback", "Diverged",
+           "EarlyStopping", "Trainer"]

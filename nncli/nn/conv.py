@@ -69,7 +69,8 @@ def _padding(padding, size, kernel, stride) -> tuple[int, int, int, int]:
 
 def _image_shape(layer, input_shape) -> tuple[int, int, int]:
     if len(input_shape) != 3:
-        raise ValueError(f"{layer.kind} expects (channels, height, width) samples, got shape {tuple(input_shape)}")
+        raise ValueError(f"{layer.kind} expects (channels, height, width) samples, "
+                         f"got shape {tuple(input_shape)}")
     return tuple(int(s) for s in input_shape)
 
 
@@ -107,7 +108,8 @@ class _Windowed(Layer):
         self.padded = (H + pt + pb, W + pl + pr)
         self.out_hw = ((H + pt + pb - kh) // sh + 1, (W + pl + pr - kw) // sw + 1)
         if min(self.out_hw) < 1:
-            raise ValueError(f"{self.kind} window {kh}x{kw} is larger than the padded {H + pt + pb}x{W + pl + pr} image")
+            raise ValueError(f"{self.kind} window {kh}x{kw} is larger than the padded "
+                             f"{H + pt + pb}x{W + pl + pr} image")
         # windows that cover the padded image exactly once: a gradient then writes every cell once
         self.tiles = self.stride == self.kernel and self.padded == (self.out_hw[0] * kh, self.out_hw[1] * kw)
         self.offsets = [(i, j) for i in range(kh) for j in range(kw)]
