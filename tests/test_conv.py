@@ -257,6 +257,17 @@ def test_copies_carry_no_scratch_and_compute_the_same():
         np.testing.assert_array_equal(u, v)
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+def test_empty_batch(channels):
+    net = Network([Conv2D(4, 3, padding="same"), ReLU(), MaxPool2D(2), Conv2D(3, 3), AvgPool2D(2), Flatten(),
+                   Dense(2)], (channels, 9, 9), dtype=np.float32)
+    assert net.predict(np.zeros((0, channels, 9, 9))).shape == (0, 2)
+    net.forward(np.zeros((0, channels, 9, 9), np.float32), training=True)
+    net.grad[...] = 1
+    net.backward(np.zeros((0, 2), np.float32))
+    assert not net.grad.any()  # a sum over no samples
+
+
 def test_same_input_same_bits():
     x = np.random.default_rng(11).normal(size=(4, 3, 9, 7)).astype(np.float32)
     d = np.random.default_rng(12).normal(size=(4, 3)).astype(np.float32)

@@ -239,12 +239,12 @@ class Conv2D(_Windowed):
             np.copyto(cols_t[:k].reshape(kh, kw, c, m, ho, wo), windows.transpose(3, 4, 5, 0, 1, 2))
             if self.bias:
                 cols_t[k] = 1
-            return cols_t.reshape(k + self.bias, -1).T
+            return cols_t.reshape(k + self.bias, m * ho * wo).T
         cols = self.ws.get("cols", (m, ho, wo, k + self.bias), dtype)
         np.copyto(cols[..., :k].reshape(m, ho, wo, kh, kw, c), windows)
         if self.bias:
             cols[..., k] = 1
-        return cols.reshape(m * ho * wo, -1)
+        return cols.reshape(m * ho * wo, k + self.bias)
 
     def forward(self, x, training=False):
         # x: (batch, C, H, W) -> z: (batch, F, Ho, Wo), an NCHW view of (batch, Ho, Wo, F) memory
@@ -258,8 +258,8 @@ class Conv2D(_Windowed):
             wk[:, k] = self.params["b"]
         z = np.empty((n * p, f), dtype)
         # training keeps the whole batch's columns for backward; evaluation may go in chunks
-        rows = n if training or n * p * k <= EVAL_CHUNK else max(1, EVAL_CHUNK // (p * k))
-        for lo in range(0, n, rows):
+        rows = max(1, n if training or n * p * k <= EVAL_CHUNK else EVAL_CHUNK // (p * k))
+        for lo in range(0, max(n, 1), rows):  # at least once: an empty batch has empty columns too
             hi = min(lo + rows, n)
             self.cols = self._im2col(x[lo:hi], dtype)
             np.dot(self.cols, wk.T, out=z[lo * p:hi * p])  # z = cols @ W.T + b: (m*Ho*Wo, F)
