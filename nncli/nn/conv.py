@@ -291,7 +291,7 @@ class Conv2D(_Windowed):
         c, area = self.input_shape[0], self.kernel[0] * self.kernel[1]
         w_ij = self.ws.get("w_ij", (area, f, c), dtype)
         np.copyto(w_ij.reshape(*self.kernel, f, c), W.transpose(2, 3, 0, 1))
-        dcols = self.ws.get("dcols", (area, len(dz), c), dtype)
+        dcols = self.ws.get("dcols", (area, len(dz), c), dtype, exact=True)  # batch not first: no prefix views
         np.matmul(dz, w_ij, out=dcols)  # (kH*kW, batch*Ho*Wo, C)
         dxp = self._grad_buffer(n, dtype)
         for k in range(area):
