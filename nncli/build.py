@@ -7,6 +7,7 @@ hyper-parameter is written once in the schema (mirroring the constructor) and no
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -106,18 +107,33 @@ def schedule(cfg: Config):
     return make_schedule(s.name, cfg.optimizer.lr, cfg.training.epochs, **s.model_dump(exclude={"name"}))
 
 
+# patience: auto waits PATIENCE epochs, or as many as make PATIENCE_BATCHES batches when an epoch
+# is shorter: an epoch of a small dataset is one or two steps, far too few to judge progress by
+# (make_circles' validation loss is lowest in its first epochs and improves again only after a
+# few hundred steps, once the network has found the circles)
+PATIENCE, PATIENCE_BATCHES = 10, 1000
+
+
 def early_stopping(cfg: Config, ds: Dataset) -> EarlyStopping | None:
     es = cfg.training.early_stopping
     if es is None:
         return None
-    if es.monitor.startswith("val_") and len(ds.X_val) == 0:
-        raise ConfigError(f"training.early_stopping.monitor: {es.monitor} needs a validation split; "
+    monitor = es.monitor
+    if monitor == "auto":
+        monitor = "val_loss" if len(ds.X_val) else "loss"
+    if monitor.startswith("val_") and len(ds.X_val) == 0:
+        raise ConfigError(f"training.early_stopping.monitor: {monitor} needs a validation split; "
                           "set data.validation > 0 or monitor loss")
     wanted = "val_accuracy" if ds.task == "classification" else "val_r2"
-    if es.monitor not in ("val_loss", "loss", wanted):
-        raise ConfigError(f"training.early_stopping.monitor: expected val_loss, loss or {wanted} "
-                          f"for a {ds.task} task, got {es.monitor}")
-    return EarlyStopping(es.monitor, es.patience, es.min_delta, es.restore_best)
+    if monitor not in ("val_loss", "loss", wanted):
+        raise ConfigError(f"training.early_stopping.monitor: expected auto, val_loss, loss or {wanted} "
+                          f"for a {ds.task} task, got {monitor}")
+    patience = es.patience
+    if patience == "auto":
+        batch = len(ds.X_train) if cfg.training.batch_size == "full" else cfg.training.batch_size
+        batches = math.ceil(len(ds.X_train) / min(batch, len(ds.X_train)))
+        patience = max(PATIENCE, math.ceil(PATIENCE_BATCHES / batches))
+    return EarlyStopping(monitor, patience, es.min_delta, es.restore_best)
 
 
 def build(cfg: Config, ds: Dataset, callbacks=(), runs_dir="runs") -> Parts:

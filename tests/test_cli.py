@@ -604,7 +604,7 @@ def test_sweep_grid_must_be_a_list(tmp_path, nncli):
 
 def test_sweep_goes_on_after_a_diverged_run_and_exits_3(tmp_path, nncli):
     cfg = write(tmp_path / "div.yaml", "name: div\ndata: {dataset: digits, subset: 300, scaling: none}\n"
-                                       "optimizer: {name: sgd}\ntraining: {epochs: 3}\n")
+                                       "optimizer: {name: sgd}\ntraining: {epochs: 3, batch_size: 64}\n")
     r = nncli("sweep", cfg, "--grid", "optimizer.lr=[1000000.0, 0.001]", "--runs-dir", tmp_path / "runs", "--json")
     assert r.code == 3
     results = json.loads(r.out)

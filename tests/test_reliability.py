@@ -362,7 +362,7 @@ def test_sigkill_leaves_a_resumable_run(tmp_path, baselines):
 # ---------------------------------------------------------------- divergence
 def test_divergence_exits_3_and_marks_the_run(tmp_path, nncli):
     cfg = write(tmp_path / "div.yaml", "name: div\ndata: {dataset: digits, subset: 300, scaling: none}\n"
-                                       "optimizer: {name: sgd, lr: 1000000.0}\ntraining: {epochs: 5}\n")
+                                       "optimizer: {name: sgd, lr: 1000000.0}\ntraining: {epochs: 5, batch_size: 64}\n")
     r = nncli("train", cfg, "--runs-dir", tmp_path / "runs", "--quiet")
     assert r.code == 3
     assert r.out == ""

@@ -64,7 +64,7 @@ def _tagged(*branches: tuple[str, Any], pick: Any) -> Any:
 
 
 # Union branch tags; they appear in pydantic's error locations and are removed from key paths.
-_UNION_TAGS = {"_one", "_list", "_int", "_full", "_balanced", "_mapping"}
+_UNION_TAGS = {"_one", "_list", "_int", "_full", "_auto", "_balanced", "_mapping"}
 
 
 def _one_or_list(value: Any) -> str:

@@ -189,11 +189,15 @@ class RegularizationConfig(_Section):
 
 
 class EarlyStoppingConfig(_Section):
-    """Stop when a monitored metric stops improving (on when this section is present)."""
+    """Stop when a monitored metric stops improving (on by default; false turns it off)."""
 
-    monitor: _choice(("val_loss", "val_accuracy", "val_r2", "loss")) = Field(
-        "val_loss", description="Metric to watch.")
-    patience: int = _int(10, "Epochs without improvement before stopping (>= 1).", ge=1)
+    monitor: _choice(("auto", "val_loss", "val_accuracy", "val_r2", "loss")) = Field(
+        "auto", description="Metric to watch; auto: val_loss, or the training loss when there is "
+                            "no validation split.")
+    patience: _tagged(("_int", Size), ("_auto", _choice(("auto",))),
+                      pick=lambda v: "_auto" if isinstance(v, str) else "_int") = Field(
+        "auto", description="Epochs without improvement before stopping (>= 1); auto: 10, or as "
+                            "many as make 1000 batches when an epoch has fewer than 100.")
     min_delta: float = _float(0.0, "Smallest change that counts as improvement (>= 0).", ge=0)
     restore_best: bool = Field(True, strict=True, description="Put the best epoch's weights back at the end.")
 
@@ -221,15 +225,19 @@ def _early_stopping_off(value: Any) -> Any:
 class TrainingConfig(_Section):
     """The epoch and batch loop."""
 
-    epochs: int = _int(30, "Passes over the training split (>= 1).", ge=1)
+    epochs: int = _int(1000, "Passes over the training split at most (>= 1); early stopping "
+                             "usually ends a run well before.", ge=1)
     batch_size: _tagged(("_int", Size), ("_full", Annotated[Literal["full"],
                                                              BeforeValidator(_check_full)]),
                         pick=lambda v: "_full" if isinstance(v, str) else "_int") = Field(
-        64, description="Samples per batch (>= 1); full = batch gradient descent; 1 = plain SGD.")
+        200, description="Samples per batch (>= 1; a smaller training split is one batch, as "
+                         "scikit-learn's auto); full = batch gradient descent; 1 = plain SGD.")
     shuffle: bool = Field(True, strict=True, description="Reshuffle the training split each epoch.")
     dtype: _choice(("float32", "float64")) = Field("float32", description="Floating-point type.")
     early_stopping: Annotated[Optional[EarlyStoppingConfig], BeforeValidator(_early_stopping_off)] = Field(
-        None, description="Early stopping: a mapping of its settings (true: the defaults) or false/null: off.")
+        default_factory=EarlyStoppingConfig,
+        description="Early stopping (on by default): a mapping of its settings (true: the defaults) "
+                    "or false/null: off.")
     checkpoint_every: int = _int(0, "Also checkpoint every N batches (0 = once per epoch only).",
                                  ge=0)
 
