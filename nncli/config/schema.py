@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from nncli.config.aliases import ACTIVATION_ALIASES, LOSS_ALIASES
 from nncli.config.fields import (  # noqa: F401  (ByName, _UNION_TAGS, _show: part of the schema's API)
     _UNION_TAGS,
     ByName,
@@ -52,8 +53,12 @@ INIT_NAMES = ("he_normal", "he_uniform", "xavier_normal", "xavier_uniform", "lec
               "glorot_uniform")
 DATASET_NAMES = ("digits", "iris", "wine", "breast_cancer", "diabetes", "make_classification",
                  "make_regression", "make_moons", "make_circles", "make_blobs")
-ActivationName = _choice(ACTIVATION_NAMES)
+ActivationName = _choice(ACTIVATION_NAMES, ACTIVATION_ALIASES)
 
+
+
+def _none_if_off(value: Any) -> Any:
+    return "none" if value is None or value is False else value
 
 
 class DataConfig(_Section):
@@ -74,8 +79,8 @@ class DataConfig(_Section):
                                ge=0, lt=1)
     test: float = _float(0.2, "Fraction of samples held out for testing, in [0, 1); "
                               "validation + test < 1.", ge=0, lt=1)
-    scaling: _choice(("standard", "minmax", "none")) = Field(
-        "standard", description="Feature scaling fitted on the training split.")
+    scaling: Annotated[_choice(("standard", "minmax", "none")), BeforeValidator(_none_if_off)] = Field(
+        "standard", description="Feature scaling fitted on the training split (null: none).")
     polynomial: int = _int(1, "Degree of polynomial features, 1..10 (1 = none).", ge=1, le=10)
     subset: Optional[int] = _int(None, "Keep only the first N samples (>= 2).", ge=2)
 
@@ -91,7 +96,9 @@ class DataConfig(_Section):
         problems = []
         if self.path is not None and self.dataset is not None:
             problems.append(("path", "expected either `path` or `dataset`, not both, got path "
-                             f"{self.path!r} and dataset {self.dataset!r}", self.path))
+                             f"{self.path!r} and dataset {self.dataset!r}: to train on the file, set "
+                             "data.dataset: null (on the command line: --set data.dataset=null)",
+                             self.path))
         if self.path is None and self.dataset is None:
             problems.append(("dataset", "expected a dataset name or a `path`, got neither", None))
         if self.path is not None and not self.path.lower().endswith((".csv", ".npz")):
@@ -103,15 +110,26 @@ class DataConfig(_Section):
         return self
 
 
+def _sizes(value: Any) -> Any:
+    """One layer size alone is a list of one (scikit-learn takes hidden_layer_sizes=100 too)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [value]
+    if not isinstance(value, list):
+        raise _fail(f"expected a list of layer sizes such as [128] or [128, 64] ([] for none), got {_show(value)}")
+    return value
+
+
 class ModelConfig(_Section):
     """The network: hidden layers, activations, initialization and output."""
 
-    hidden: list[Size] = Field(
+    hidden: Annotated[list[Size], BeforeValidator(_sizes)] = Field(
         default_factory=lambda: [128],
-        description="Sizes of the hidden layers; [] = linear/logistic/softmax regression.")
+        description="Sizes of the hidden layers, e.g. [128, 64] (128 alone is [128]); "
+                    "[] = linear/logistic/softmax regression.")
     activation: _tagged(("_one", ActivationName), ("_list", list[ActivationName]),
                         pick=_one_or_list) = Field(
-        "relu", description="One activation for all hidden layers or one per layer.")
+        "relu", description="One activation for all hidden layers or one per layer "
+                            "(logistic is sigmoid, linear is identity).")
     leaky_slope: float = _float(0.01, "Slope of leaky_relu for negative inputs (>= 0); "
                                       "also the initial slope of prelu.", ge=0)
     maxout_pieces: int = _int(2, "Linear pieces per maxout unit (>= 2).", ge=2)
@@ -123,7 +141,7 @@ class ModelConfig(_Section):
     batch_norm: bool = Field(False, strict=True,
                              description="Batch normalization after each hidden dense layer.")
     bias: bool = Field(True, strict=True, description="Give dense layers a bias vector.")
-    output: _choice(OUTPUT_NAMES) = Field(
+    output: _choice(OUTPUT_NAMES, ACTIVATION_ALIASES) = Field(
         "auto", description="Output activation; auto: follows from the task and loss.")
     init_from: Optional[str] = Field(
         None, strict=True, description="A run directory whose weights start this model.")
@@ -156,8 +174,10 @@ class ModelConfig(_Section):
 class LossConfig(_Section):
     """The training objective."""
 
-    name: _choice(("auto",) + LOSS_NAMES) = Field(
-        "auto", description="Loss; auto: cross_entropy (classification) or mse (regression).")
+    name: _choice(("auto",) + LOSS_NAMES, LOSS_ALIASES) = Field(
+        "auto", description="Loss; auto: cross_entropy (classification) or mse (regression). Keras's "
+                            "and scikit-learn's names are read as nncli's (categorical_crossentropy, "
+                            "binary_crossentropy, mean_squared_error, log_loss, ...).")
     class_weight: Optional[_tagged(
         ("_balanced", _choice(("balanced",))),
         ("_mapping", dict[str, Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0)]]),
