@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from nncli import runs
 from nncli.config import Config
 from nncli.data import Dataset, load_dataset
-from nncli.errors import ConfigError
+from nncli.data.datasets import param_problems
+from nncli.errors import ConfigError, RunError
 from nncli.nn import EarlyStopping, Network, Trainer, build_mlp, make_loss, make_optimizer, make_schedule
 
 FUSED = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
@@ -199,6 +201,37 @@ def load_transfer(net: Network, run: str, frozen: list[int], runs_dir="runs") ->
         raise ConfigError(f"model.init_from: no layer of {run_dir} matches this model's shapes")
     return {"from": str(run_dir), "loaded": loaded, "reinitialized": fresh,
             "frozen": [net.names[i] for i in frozen]}
+
+
+def check(cfg: Config, runs_dir="runs") -> None:
+    """What a config names outside itself, checked before any data is loaded or anything is
+    written (by ``nncli train`` and by ``nncli config validate``): the dataset's params against
+    its scikit-learn function's signature, that data.path is a file, and that model.init_from
+    is a run (a name is looked up in ``runs_dir``) with a saved model. One ConfigError lists
+    every problem."""
+    d, problems = cfg.data, []
+    if d.dataset is not None:
+        problems += param_problems(d.dataset, dict(d.params))
+    if d.path is not None:
+        path = Path(d.path)
+        if not path.exists():
+            where = "" if path.is_absolute() else f" (a relative path is read from {Path.cwd()})"
+            problems.append(f"data.path: no such file {d.path!r}{where}")
+        elif path.is_dir():
+            problems.append(f"data.path: {d.path!r} is a directory, expected a .csv or .npz file")
+    if cfg.model.init_from is not None:
+        try:
+            run_dir = runs.resolve_run(cfg.model.init_from, runs_dir)
+        except RunError as e:
+            problems.append(f"model.init_from: {e}")
+        else:
+            if not (run_dir / runs.MODEL_FILE).is_file():
+                problems.append(f"model.init_from: {run_dir} has no {runs.MODEL_FILE} yet (a run that "
+                                "has not finished has no weights to start from)")
+    if len(problems) == 1:
+        raise ConfigError(problems[0], problems)
+    if problems:
+        raise ConfigError(f"{len(problems)} problems in the config\n" + "\n".join(problems), problems)
 
 
 def targets(parts: Parts, ds: Dataset, y: np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from nncli import __version__, blas, runs
-from nncli.build import Parts, build, load_data, targets
+from nncli.build import Parts, build, check, load_data, targets
 from nncli.config import Config, config_to_dict, dump_config, load_config
 from nncli.data import Dataset
 from nncli.errors import ConfigError, DivergedError, Interrupted, NncliError, RunError
@@ -176,6 +176,8 @@ def prepare(cfg: Config | None, *, runs_dir, resume: str | None, callbacks, comm
                               f"in {', '.join(_differences(config_to_dict(saved), config_to_dict(cfg)))}; "
                               "resume with the run alone (nncli train --resume RUN)")
         cfg = saved
+    else:
+        check(cfg, runs_dir)  # a typo in data.params, a missing file or run: exit 2, nothing written
     ds = load_data(cfg)
     timings["data"] = time.perf_counter() - t0
     parts = build(cfg, ds, callbacks, runs_dir)

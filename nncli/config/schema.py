@@ -101,6 +101,9 @@ class DataConfig(_Section):
                              self.path))
         if self.path is None and self.dataset is None:
             problems.append(("dataset", "expected a dataset name or a `path`, got neither", None))
+        if self.path is not None and self.params:
+            problems.append(("params", f"{_show(self.params)} has no effect: only a built-in dataset "
+                             "takes params, and data.path is set", self.params))
         if self.path is not None and not self.path.lower().endswith((".csv", ".npz")):
             problems.append(("path", f"expected a .csv or .npz file, got {self.path!r}", self.path))
         if self.validation + self.test >= 1:
