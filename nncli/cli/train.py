@@ -11,7 +11,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from nncli.cli.app import JsonOpt, RunsDirOpt, SetOpt, _console, _load, _read_stdin, _stop_on_signals, app
+from nncli.cli.app import (
+    JsonOpt,
+    RunsDirOpt,
+    SetOpt,
+    _console,
+    _load,
+    _read_stdin,
+    _stop_on_signals,
+    app,
+    examples,
+)
 from nncli.errors import UsageError
 from nncli.views import SORT_KEYS, metric_name, val_metric
 
@@ -63,13 +73,17 @@ def _progress_callback(console, mode: str):
     return Bar(), progress
 
 
-@app.command()
+@app.command(epilog=examples(
+    "nncli train configs/digits.yaml --set optimizer.lr=0.01",
+    "run=$(nncli train configs/iris.yaml --quiet)   # the run directory",
+    "cat configs/iris.yaml | nncli train -",
+    "nncli train --resume digits                   # continue a stopped run"))
 def train(
     config: Annotated[Optional[str], typer.Argument(
-        help="Experiment YAML file, or - to read it from stdin. Optional with --resume.")] = None,
+        metavar="CONFIG", help="Experiment YAML file, or - to read it from stdin. Optional with --resume.")] = None,
     set_: SetOpt = [],
     resume: Annotated[Optional[str], typer.Option(
-        "--resume", help="Continue an interrupted run in its own directory.")] = None,
+        "--resume", metavar="RUN", help="Continue an interrupted run in its own directory.")] = None,
     runs_dir: RunsDirOpt = Path("runs"),
     as_json: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but the result and errors.")] = False,
@@ -117,9 +131,11 @@ def train(
     typer.echo(json.dumps(summary, indent=2) if as_json else str(run_dir))
 
 
-@app.command()
+@app.command(epilog=examples(
+    "nncli sweep configs/digits.yaml --grid 'optimizer.lr=[0.1, 0.01]'",
+    "nncli sweep configs/iris.yaml -g 'model.hidden=[[8], [16]]' -g 'seed=[0, 1]'"))
 def sweep(
-    config: Annotated[str, typer.Argument(help="Experiment YAML file, or - to read it from stdin.")],
+    config: Annotated[str, typer.Argument(metavar="CONFIG", help="Experiment YAML file, or - to read it from stdin.")],
     grid: Annotated[list[str], typer.Option(
         "--grid", "-g", metavar="KEY=[V1,V2,...]",
         help="A key and the values to try, e.g. optimizer.lr=[0.1,0.01] (repeatable: every combination runs).")],
@@ -129,10 +145,8 @@ def sweep(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but the results and errors.")] = False,
 ):
     """Train every combination of --grid values; prints each run directory as it finishes.
-
     All combinations are validated before the first one trains. A run that diverges is marked
-    failed and the sweep goes on (exit 3 at the end); Ctrl-C stops the sweep.
-    """
+    failed and the sweep goes on (exit 3 at the end); Ctrl-C stops the sweep."""
     from nncli import runner
 
     runner.preload()
