@@ -316,8 +316,9 @@ def test_real_signal_stops_cleanly_and_resume_matches(sig, code, reason, tmp_pat
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
-    assert out == ""
+    assert out == f"{run}\n"  # the run it stopped, for a script to resume
     assert reason.upper() in err and "Traceback" not in err
+    assert not [line for line in err.splitlines() if line.startswith("error")]  # it was asked for
     killed = summary_of(run)
     assert killed["status"] == "killed" and killed["reason"] == reason
     meta = checkpoint_meta(run / "checkpoint.npz")  # loads with allow_pickle=False

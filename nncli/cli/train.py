@@ -73,6 +73,16 @@ def _progress_callback(console, mode: str):
     return Bar(), progress
 
 
+def _say_how_it_starts(console):
+    """Before the first batch: what a transfer loaded and froze, where a resume picks up."""
+    from nncli.views import start_lines
+
+    def say(run_dir, summary):
+        for line in start_lines(summary):
+            console.print(line, soft_wrap=True)
+    return say
+
+
 @app.command(epilog=examples(
     "nncli train configs/digits.yaml --set optimizer.lr=0.01",
     "run=$(nncli train configs/iris.yaml --quiet)   # the run directory",
@@ -114,7 +124,8 @@ def train(
         if progress is not None:
             progress.start()
         run_dir, summary = runner.train(cfg, runs_dir=runs_dir, resume=resume, callbacks=callbacks,
-                                        stop=stop, command=command, timings=timings)
+                                        stop=stop, command=command, timings=timings,
+                                        on_start=None if quiet else _say_how_it_starts(console))
     finally:
         if progress is not None:
             progress.stop()
