@@ -45,6 +45,8 @@ def predict(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE", help="Write predictions here (CSV) instead of stdout.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite --output if it exists.")] = False,
     runs_dir: RunsDirOpt = Path("runs"),
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Write the predictions as JSON (one object per row) instead of CSV.")] = False,
 ):
     """Predict classes with probabilities, or values, for a CSV of features."""
     import csv
@@ -56,9 +58,13 @@ def predict(
         raise UsageError(f"--output {output}: the file exists; pass --force to overwrite it")
     header, rows = inference.predict(run, input, runs_dir)
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows([[runs.safe_cell(v) for v in row] for row in rows])
+    if as_json:
+        records = [dict(zip(header, (v.item() if hasattr(v, "item") else v for v in row))) for row in rows]
+        buf.write(json.dumps(records, indent=2) + "\n")
+    else:
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows([[runs.safe_cell(v) for v in row] for row in rows])
     if output is None:
         sys.stdout.write(buf.getvalue())
     else:
