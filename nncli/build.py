@@ -17,6 +17,7 @@ from nncli import runs
 from nncli.config import Config
 from nncli.data import Dataset, load_dataset
 from nncli.data.datasets import param_problems
+from nncli.data.names import DATASETS, GENERATORS
 from nncli.errors import ConfigError, RunError
 from nncli.nn import EarlyStopping, Network, Trainer, build_mlp, make_loss, make_optimizer, make_schedule
 
@@ -116,6 +117,17 @@ def schedule(cfg: Config):
 PATIENCE, PATIENCE_BATCHES = 10, 1000
 
 
+def _monitor_problem(monitor: str, task: str | None, has_validation: bool) -> str | None:
+    if monitor.startswith("val_") and not has_validation:
+        return (f"training.early_stopping.monitor: {monitor} needs a validation split; "
+                "set data.validation > 0 or monitor loss")
+    wanted = "val_accuracy" if task == "classification" else "val_r2"
+    if task is not None and monitor not in ("auto", "val_loss", "loss", wanted):
+        return (f"training.early_stopping.monitor: expected auto, val_loss, loss or {wanted} "
+                f"for a {task} task, got {monitor}")
+    return None
+
+
 def early_stopping(cfg: Config, ds: Dataset) -> EarlyStopping | None:
     es = cfg.training.early_stopping
     if es is None:
@@ -123,13 +135,9 @@ def early_stopping(cfg: Config, ds: Dataset) -> EarlyStopping | None:
     monitor = es.monitor
     if monitor == "auto":
         monitor = "val_loss" if len(ds.X_val) else "loss"
-    if monitor.startswith("val_") and len(ds.X_val) == 0:
-        raise ConfigError(f"training.early_stopping.monitor: {monitor} needs a validation split; "
-                          "set data.validation > 0 or monitor loss")
-    wanted = "val_accuracy" if ds.task == "classification" else "val_r2"
-    if monitor not in ("val_loss", "loss", wanted):
-        raise ConfigError(f"training.early_stopping.monitor: expected auto, val_loss, loss or {wanted} "
-                          f"for a {ds.task} task, got {monitor}")
+    problem = _monitor_problem(monitor, ds.task, len(ds.X_val) > 0)
+    if problem:
+        raise ConfigError(problem)
     patience = es.patience
     if patience == "auto":
         batch = len(ds.X_train) if cfg.training.batch_size == "full" else cfg.training.batch_size
@@ -153,8 +161,7 @@ def build(cfg: Config, ds: Dataset, callbacks=(), runs_dir="runs") -> Parts:
     if m.freeze:
         net.freeze(frozen)
     if t.batch_size == 1 and any(layer.kind == "batchnorm" for layer in net.layers):
-        raise ConfigError("training.batch_size: batch norm needs batches of at least 2 samples "
-                          "(one sample has no variance to normalise by); got 1")
+        raise ConfigError(BATCH_NORM_OF_ONE)
     trainer = Trainer(
         net, make_loss(loss_name, cfg.loss.huber_delta), optimizer(cfg, net), schedule(cfg), epochs=t.epochs,
         batch_size=None if t.batch_size == "full" else t.batch_size, shuffle=t.shuffle,
@@ -203,13 +210,30 @@ def load_transfer(net: Network, run: str, frozen: list[int], runs_dir="runs") ->
             "frozen": [net.names[i] for i in frozen]}
 
 
+BATCH_NORM_OF_ONE = ("training.batch_size: batch norm needs batches of at least 2 samples "
+                     "(one sample has no variance to normalise by); got 1")
+TASKS_OF = {**DATASETS, **GENERATORS}  # a built-in dataset's task
+
+
 def check(cfg: Config, runs_dir="runs") -> None:
     """What a config names outside itself, checked before any data is loaded or anything is
     written (by ``nncli train`` and by ``nncli config validate``): the dataset's params against
     its scikit-learn function's signature, that data.path is a file, and that model.init_from
     is a run (a name is looked up in ``runs_dir``) with a saved model. One ConfigError lists
-    every problem."""
+    every problem. For a built-in dataset, whose task is known without loading it, the loss
+    and the early-stopping monitor are checked against the task too."""
     d, problems = cfg.data, []
+    task = d.task or (TASKS_OF.get(d.dataset) if d.path is None else None)
+    if task is not None:
+        try:
+            resolve_loss_and_head(cfg, task, 2)
+        except ConfigError as e:
+            problems.append(str(e))
+    es = cfg.training.early_stopping
+    if es is not None:
+        problems += [p for p in [_monitor_problem(es.monitor, task, d.validation > 0)] if p]
+    if cfg.model.batch_norm and cfg.training.batch_size == 1:
+        problems.append(BATCH_NORM_OF_ONE)
     if d.dataset is not None:
         problems += param_problems(d.dataset, dict(d.params))
     if d.path is not None:

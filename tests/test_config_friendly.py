@@ -2,6 +2,7 @@
 shorthands, and problems found by `config validate` rather than halfway into `train`."""
 
 import pytest
+import yaml
 
 from helpers import write
 from nncli.config import load_config
@@ -91,3 +92,78 @@ def test_a_path_on_a_config_with_a_dataset_says_how_to_train_on_the_file(tmp_pat
     # and doing so works; a config that never named a dataset takes the path alone
     assert load_config(digits, ["data.path=houses.csv", "data.dataset=null"]).data.path == "houses.csv"
     assert load_config("-", ["data.path=houses.csv"], text="seed: 0\n").data.dataset is None
+
+
+# ---------------------------------------------------------------- shorthands on the command line
+@pytest.mark.parametrize("override,expect", [
+    ("training.early_stopping=false", ("training", "early_stopping", None)),
+    ("training.early_stopping=null", ("training", "early_stopping", None)),
+    ("training.early_stopping=true", ("training", "early_stopping", "on")),
+    ("training.early_stopping.patience=3", ("training", "early_stopping", "on")),
+    ("optimizer=sgd", ("optimizer", "name", "sgd")),
+    ("optimizer=adam", ("optimizer", "name", "adam")),
+    ("loss=mse", ("loss", "name", "mse")),
+    ("loss=categorical_crossentropy", ("loss", "name", "cross_entropy")),
+    ("optimizer.schedule=step", ("optimizer", "schedule", "step")),
+])
+def test_every_shorthand_works_as_an_override(override, expect, tmp_path, nncli):
+    cfg = write(tmp_path / "cfg.yaml", "training: {early_stopping: false}\noptimizer: {name: rmsprop}\n")
+    r = nncli("config", "show", cfg, "--set", override)
+    assert r.code == 0, r.err
+    section, key, value = expect
+    got = yaml.safe_load(r.out)[section][key]
+    if value == "on":
+        assert isinstance(got, dict) and set(got) >= {"monitor", "patience", "restore_best"}
+    elif key == "schedule":
+        assert got["name"] == value
+    else:
+        assert got == value
+
+
+def test_a_key_of_a_schedule_that_is_off_is_refused_naming_the_key_to_set(tmp_path, nncli):
+    r = nncli("config", "validate", "-", "--set", "optimizer.schedule.gamma=0.5", stdin="seed: 0\n")
+    assert r.code == 2
+    assert "optimizer.schedule.gamma: 'gamma' does nothing with optimizer.schedule.name constant" in r.out
+    assert "set optimizer.schedule.name to use it" in r.out
+
+
+# ---------------------------------------------------------------- what used to be ignored
+def test_sgd_applies_its_momentum(tmp_path):
+    from nncli import runner
+    from helpers import load_arrays
+
+    def weights(optimizer: str) -> dict:
+        text = f"data: {{dataset: iris}}\noptimizer: {optimizer}\ntraining: {{epochs: 3, early_stopping: false}}\n"
+        run, _ = runner.train(load_config("-", text=text), runs_dir=tmp_path)
+        return load_arrays(run / "model.npz")["net.dense0.W"]
+
+    plain = weights("{name: sgd, lr: 0.05}")
+    heavy = weights("{name: sgd, lr: 0.05, momentum: 0.9}")
+    assert not (plain == heavy).all()
+    assert (heavy == weights("{name: momentum, lr: 0.05}")).all()  # momentum is sgd with 0.9
+    assert (weights("{name: sgd, lr: 0.05, momentum: 0.9, nesterov: true}") == weights("{name: nesterov, lr: 0.05}")).all()
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "---\n", "null\n"])
+def test_an_empty_config_trains_nothing(text, tmp_path, nncli):
+    r = nncli("train", write(tmp_path / "empty.yaml", text), "--runs-dir", tmp_path / "runs")
+    assert r.code == 2 and "the config is empty" in r.err
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("text,says", [
+    ("data: {dataset: diabetes}\nloss: binary_crossentropy",
+     "loss.name: binary_cross_entropy needs a classification task"),
+    ("data: {dataset: iris}\ntraining: {early_stopping: {monitor: val_r2}}",
+     "training.early_stopping.monitor: expected auto, val_loss, loss or val_accuracy for a classification task"),
+    ("data: {dataset: iris, validation: 0}\ntraining: {early_stopping: {monitor: val_loss}}",
+     "training.early_stopping.monitor: val_loss needs a validation split"),
+    ("model: {batch_norm: true}\ntraining: {batch_size: 1}",
+     "training.batch_size: batch norm needs batches of at least 2 samples"),
+])
+def test_validate_knows_the_task_of_a_built_in_dataset(text, says, tmp_path, nncli):
+    cfg = write(tmp_path / "cfg.yaml", text + "\n")
+    r = nncli("config", "validate", cfg)
+    assert r.code == 2 and says in r.out
+    r = nncli("train", cfg, "--runs-dir", tmp_path / "runs")
+    assert r.code == 2 and says in r.err and not (tmp_path / "runs").exists()
