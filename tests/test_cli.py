@@ -467,7 +467,7 @@ def test_config_validate(tmp_path, nncli):
     bad = write(tmp_path / "bad.yaml", IRIS.replace("lr: 0.01", "lr: fast"))
     r = nncli("config", "validate", bad)
     assert r.code == 2
-    assert "optimizer.lr" in r.out and "'fast'" in r.out
+    assert "optimizer.lr" in r.err and "'fast'" in r.err and r.out == ""
     r = nncli("config", "validate", "-", stdin=IRIS)
     assert r.code == 0
 

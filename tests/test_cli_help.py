@@ -58,10 +58,10 @@ def test_config_validate_takes_many_files_one_line_each(tmp_path, nncli):
     bad = write(tmp_path / "bad.yaml", "optimizer: {lr: fast, momentum: 2}\n")
     r = nncli("config", "validate", good, bad, also)
     assert r.code == 2
-    lines = r.out.splitlines()
-    assert lines[0] == f"{good}: ok" and lines[-1] == f"{also}: ok"
-    assert lines[1] == f"{bad}: 2 problems in the config"
-    assert lines[2].startswith(f"  {bad}:1: optimizer.lr: expected a number")
+    assert r.out.splitlines() == [f"{good}: ok", f"{also}: ok"]  # the verdicts; problems are errors
+    lines = r.err.splitlines()
+    assert lines[0] == f"error: {bad}: 2 problems in the config"
+    assert lines[1].startswith(f"  {bad}:1: optimizer.lr: expected a number")
 
 
 @pytest.mark.parametrize("text,says", [
@@ -77,7 +77,7 @@ def test_what_used_to_fail_at_train_time_fails_validate_and_train_alike(text, sa
     write(tmp_path / "x.csv", "a,y\n1,0\n2,1\n")
     cfg = write(tmp_path / "cfg.yaml", text + "\ntraining: {epochs: 1}\n")
     r = nncli("config", "validate", cfg)
-    assert r.code == 2 and says in r.out, r.out
+    assert r.code == 2 and says in r.err and r.out == "", r.err
     r = nncli("train", cfg, "--runs-dir", tmp_path / "runs")
     assert r.code == 2 and says in r.err, r.err
     assert not (tmp_path / "runs").exists()

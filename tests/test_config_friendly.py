@@ -123,8 +123,8 @@ def test_every_shorthand_works_as_an_override(override, expect, tmp_path, nncli)
 def test_a_key_of_a_schedule_that_is_off_is_refused_naming_the_key_to_set(tmp_path, nncli):
     r = nncli("config", "validate", "-", "--set", "optimizer.schedule.gamma=0.5", stdin="seed: 0\n")
     assert r.code == 2
-    assert "optimizer.schedule.gamma: 'gamma' does nothing with optimizer.schedule.name constant" in r.out
-    assert "set optimizer.schedule.name to use it" in r.out
+    assert "optimizer.schedule.gamma: 'gamma' does nothing with optimizer.schedule.name constant" in r.err
+    assert "set optimizer.schedule.name to use it" in r.err
 
 
 # ---------------------------------------------------------------- what used to be ignored
@@ -164,6 +164,6 @@ def test_an_empty_config_trains_nothing(text, tmp_path, nncli):
 def test_validate_knows_the_task_of_a_built_in_dataset(text, says, tmp_path, nncli):
     cfg = write(tmp_path / "cfg.yaml", text + "\n")
     r = nncli("config", "validate", cfg)
-    assert r.code == 2 and says in r.out
+    assert r.code == 2 and says in r.err
     r = nncli("train", cfg, "--runs-dir", tmp_path / "runs")
     assert r.code == 2 and says in r.err and not (tmp_path / "runs").exists()

@@ -366,8 +366,8 @@ def test_divergence_exits_3_and_marks_the_run(tmp_path, nncli):
                                        "optimizer: {name: sgd, lr: 1000000.0}\ntraining: {epochs: 5, batch_size: 64}\n")
     r = nncli("train", cfg, "--runs-dir", tmp_path / "runs", "--quiet")
     assert r.code == 3
-    assert r.out == ""
     run = only_run(tmp_path / "runs")
+    assert r.out == f"{run}\n"  # the failed run, for a script to look at
     assert str(run) in r.err and "lower optimizer.lr" in r.err
     assert "Traceback" not in r.err
     s = summary_of(run)
@@ -410,10 +410,11 @@ def test_disk_full_mid_run_exits_4_and_keeps_earlier_files(ok, tmp_path, monkeyp
     r = nncli("train", cfg, "--runs-dir", tmp_path / "runs", "--quiet")
     assert r.code == 4, r.err
     assert "No space left on device" in r.err
-    assert "Traceback" not in r.err and r.out == ""
+    assert "Traceback" not in r.err
     assert disk.before is not None
     assert snapshot(tmp_path / "runs") == disk.before  # earlier files byte-identical, no leftovers
     run = only_run(tmp_path / "runs")
+    assert r.out == f"{run}\n"  # the run the full disk ended
     assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
     if (run / "checkpoint.npz").exists():
         checkpoint_meta(run / "checkpoint.npz")

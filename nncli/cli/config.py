@@ -38,7 +38,8 @@ def config_validate(
 ):
     """Check configs without training: the schema, data.params against the dataset's
     function, that data.path exists and that model.init_from is a finished run. One line per
-    file (a bad one's problems below it); exit 0 when all are valid, 2 when any is not."""
+    file: "FILE: ok" on stdout, or the file's problems on stderr; exit 0 when all are valid, 2
+    when any is not."""
     from nncli.build import check
     from nncli.errors import ConfigError
 
@@ -51,7 +52,7 @@ def config_validate(
             name = "<stdin>" if config == "-" else config
             lines = str(e).splitlines()
             head = lines[0] if lines[0].startswith(name) else f"{name}: {lines[0]}"
-            typer.echo("\n".join([head, *(f"  {line}" for line in lines[1:])]))
+            typer.echo("\n".join([f"error: {head}", *(f"  {line}" for line in lines[1:])]), err=True)
         else:
             typer.echo(f"{'<stdin>' if config == '-' else config}: ok")
     if failed:
