@@ -7,14 +7,18 @@ hyper-parameter is written once in the schema (mirroring the constructor) and no
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from nncli import runs
 from nncli.config import Config
 from nncli.data import Dataset, load_dataset
-from nncli.errors import ConfigError
+from nncli.data.datasets import param_problems
+from nncli.data.names import DATASETS, GENERATORS
+from nncli.errors import ConfigError, RunError
 from nncli.nn import EarlyStopping, Network, Trainer, build_mlp, make_loss, make_optimizer, make_schedule
 
 FUSED = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
@@ -106,18 +110,40 @@ def schedule(cfg: Config):
     return make_schedule(s.name, cfg.optimizer.lr, cfg.training.epochs, **s.model_dump(exclude={"name"}))
 
 
+# patience: auto waits PATIENCE epochs, or as many as make PATIENCE_BATCHES batches when an epoch
+# is shorter: an epoch of a small dataset is one or two steps, far too few to judge progress by
+# (make_circles' validation loss is lowest in its first epochs and improves again only after a
+# few hundred steps, once the network has found the circles)
+PATIENCE, PATIENCE_BATCHES = 10, 1000
+
+
+def _monitor_problem(monitor: str, task: str | None, has_validation: bool) -> str | None:
+    if monitor.startswith("val_") and not has_validation:
+        return (f"training.early_stopping.monitor: {monitor} needs a validation split; "
+                "set data.validation > 0 or monitor loss")
+    wanted = "val_accuracy" if task == "classification" else "val_r2"
+    if task is not None and monitor not in ("auto", "val_loss", "loss", wanted):
+        return (f"training.early_stopping.monitor: expected auto, val_loss, loss or {wanted} "
+                f"for a {task} task, got {monitor}")
+    return None
+
+
 def early_stopping(cfg: Config, ds: Dataset) -> EarlyStopping | None:
     es = cfg.training.early_stopping
     if es is None:
         return None
-    if es.monitor.startswith("val_") and len(ds.X_val) == 0:
-        raise ConfigError(f"training.early_stopping.monitor: {es.monitor} needs a validation split; "
-                          "set data.validation > 0 or monitor loss")
-    wanted = "val_accuracy" if ds.task == "classification" else "val_r2"
-    if es.monitor not in ("val_loss", "loss", wanted):
-        raise ConfigError(f"training.early_stopping.monitor: expected val_loss, loss or {wanted} "
-                          f"for a {ds.task} task, got {es.monitor}")
-    return EarlyStopping(es.monitor, es.patience, es.min_delta, es.restore_best)
+    monitor = es.monitor
+    if monitor == "auto":
+        monitor = "val_loss" if len(ds.X_val) else "loss"
+    problem = _monitor_problem(monitor, ds.task, len(ds.X_val) > 0)
+    if problem:
+        raise ConfigError(problem)
+    patience = es.patience
+    if patience == "auto":
+        batch = len(ds.X_train) if cfg.training.batch_size == "full" else cfg.training.batch_size
+        batches = math.ceil(len(ds.X_train) / min(batch, len(ds.X_train)))
+        patience = max(PATIENCE, math.ceil(PATIENCE_BATCHES / batches))
+    return EarlyStopping(monitor, patience, es.min_delta, es.restore_best)
 
 
 def build(cfg: Config, ds: Dataset, callbacks=(), runs_dir="runs") -> Parts:
@@ -135,8 +161,7 @@ def build(cfg: Config, ds: Dataset, callbacks=(), runs_dir="runs") -> Parts:
     if m.freeze:
         net.freeze(frozen)
     if t.batch_size == 1 and any(layer.kind == "batchnorm" for layer in net.layers):
-        raise ConfigError("training.batch_size: batch norm needs batches of at least 2 samples "
-                          "(one sample has no variance to normalise by); got 1")
+        raise ConfigError(BATCH_NORM_OF_ONE)
     trainer = Trainer(
         net, make_loss(loss_name, cfg.loss.huber_delta), optimizer(cfg, net), schedule(cfg), epochs=t.epochs,
         batch_size=None if t.batch_size == "full" else t.batch_size, shuffle=t.shuffle,
@@ -183,6 +208,54 @@ def load_transfer(net: Network, run: str, frozen: list[int], runs_dir="runs") ->
         raise ConfigError(f"model.init_from: no layer of {run_dir} matches this model's shapes")
     return {"from": str(run_dir), "loaded": loaded, "reinitialized": fresh,
             "frozen": [net.names[i] for i in frozen]}
+
+
+BATCH_NORM_OF_ONE = ("training.batch_size: batch norm needs batches of at least 2 samples "
+                     "(one sample has no variance to normalise by); got 1")
+TASKS_OF = {**DATASETS, **GENERATORS}  # a built-in dataset's task
+
+
+def check(cfg: Config, runs_dir="runs") -> None:
+    """What a config names outside itself, checked before any data is loaded or anything is
+    written (by ``nncli train`` and by ``nncli config validate``): the dataset's params against
+    its scikit-learn function's signature, that data.path is a file, and that model.init_from
+    is a run (a name is looked up in ``runs_dir``) with a saved model. One ConfigError lists
+    every problem. For a built-in dataset, whose task is known without loading it, the loss
+    and the early-stopping monitor are checked against the task too."""
+    d, problems = cfg.data, []
+    task = d.task or (TASKS_OF.get(d.dataset) if d.path is None else None)
+    if task is not None:
+        try:
+            resolve_loss_and_head(cfg, task, 2)
+        except ConfigError as e:
+            problems.append(str(e))
+    es = cfg.training.early_stopping
+    if es is not None:
+        problems += [p for p in [_monitor_problem(es.monitor, task, d.validation > 0)] if p]
+    if cfg.model.batch_norm and cfg.training.batch_size == 1:
+        problems.append(BATCH_NORM_OF_ONE)
+    if d.dataset is not None:
+        problems += param_problems(d.dataset, dict(d.params))
+    if d.path is not None:
+        path = Path(d.path)
+        if not path.exists():
+            where = "" if path.is_absolute() else f" (a relative path is read from {Path.cwd()})"
+            problems.append(f"data.path: no such file {d.path!r}{where}")
+        elif path.is_dir():
+            problems.append(f"data.path: {d.path!r} is a directory, expected a .csv or .npz file")
+    if cfg.model.init_from is not None:
+        try:
+            run_dir = runs.resolve_run(cfg.model.init_from, runs_dir)
+        except RunError as e:
+            problems.append(f"model.init_from: {e}")
+        else:
+            if not (run_dir / runs.MODEL_FILE).is_file():
+                problems.append(f"model.init_from: {run_dir} has no {runs.MODEL_FILE} yet (a run that "
+                                "has not finished has no weights to start from)")
+    if len(problems) == 1:
+        raise ConfigError(problems[0], problems)
+    if problems:
+        raise ConfigError(f"{len(problems)} problems in the config\n" + "\n".join(problems), problems)
 
 
 def targets(parts: Parts, ds: Dataset, y: np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from nncli import __version__, blas, runs
-from nncli.build import Parts, build, load_data, targets
+from nncli.build import Parts, build, check, load_data, targets
 from nncli.config import Config, config_to_dict, dump_config, load_config
 from nncli.data import Dataset
 from nncli.errors import ConfigError, DivergedError, Interrupted, NncliError, RunError
@@ -176,6 +176,8 @@ def prepare(cfg: Config | None, *, runs_dir, resume: str | None, callbacks, comm
                               f"in {', '.join(_differences(config_to_dict(saved), config_to_dict(cfg)))}; "
                               "resume with the run alone (nncli train --resume RUN)")
         cfg = saved
+    else:
+        check(cfg, runs_dir)  # a typo in data.params, a missing file or run: exit 2, nothing written
     ds = load_data(cfg)
     timings["data"] = time.perf_counter() - t0
     parts = build(cfg, ds, callbacks, runs_dir)
@@ -245,9 +247,7 @@ def fit(job: Job, run_dir: Path, summary: dict, stop: StopFlag) -> Outcome:
         signame = stop.signame or "sigint"
         where = f"after epoch {trainer.epoch}" if trainer.batch == 0 else \
             f"in epoch {trainer.epoch + 1} after batch {trainer.batch}"
-        err = Interrupted(signame, f"run {run_dir} saved {where}; continue it with: nncli train --resume {run_dir}")
-        err.run_dir = run_dir  # as DivergedError: the caller may still show or draw the run so far
-        return Outcome("killed", signame, extra={"resumable": True}, error=err)
+        return Outcome("killed", signame, extra={"resumable": True}, error=Interrupted(signame, run_dir, where))
     return Outcome("finished", trainer.stop_reason)
 
 
@@ -272,11 +272,14 @@ def conclude(job: Job, run_dir: Path, summary: dict, outcome: Outcome) -> dict:
 
 def train(cfg: Config | None, *, runs_dir: str | Path = "runs", resume: str | None = None,
           callbacks=(), stop: StopFlag | None = None, command: str = "",
-          timings: dict | None = None) -> tuple[Path, dict]:
+          timings: dict | None = None, on_start=None) -> tuple[Path, dict]:
     """Train ``cfg`` into a new run directory (or continue ``resume``); returns (dir, summary).
 
-    Raises DivergedError, Interrupted or RunError after marking the run's status; ConfigError
-    and DataError are raised before any directory is created.
+    ``on_start(run_dir, summary)`` is called once the directory is claimed, before the first
+    batch (the summary holds what was transferred and, for a resume, where it picks up).
+    Raises DivergedError, Interrupted or RunError after marking the run's status, with the
+    error's ``run_dir`` and ``summary`` set; ConfigError and DataError are raised before any
+    directory is created.
     """
     stop = stop or StopFlag()
     job = prepare(cfg, runs_dir=runs_dir, resume=resume, callbacks=callbacks, command=command,
@@ -284,8 +287,14 @@ def train(cfg: Config | None, *, runs_dir: str | Path = "runs", resume: str | No
     if stop.signame:
         raise Interrupted(stop.signame)
     run_dir, summary = open_run(job, runs_dir)
-    outcome = fit(job, run_dir, summary, stop)
-    return run_dir, conclude(job, run_dir, summary, outcome)
+    try:
+        if on_start is not None:
+            on_start(run_dir, summary)
+        outcome = fit(job, run_dir, summary, stop)
+        return run_dir, conclude(job, run_dir, summary, outcome)
+    except NncliError as e:  # the caller can say which run it ended, and how
+        e.run_dir, e.summary = run_dir, summary
+        raise
 
 
 # ---------------------------------------------------------------- helpers

@@ -9,6 +9,32 @@ import math
 from pathlib import Path
 
 
+def start_lines(summary: dict) -> list[str]:
+    """What a run starts from, said before its first batch: the layers a transfer loaded,
+    reinitialized and froze, and where a resumed run picks up."""
+    lines = []
+    resumed = summary.get("resumed")
+    transfer = summary.get("transfer")
+    if transfer and not resumed:
+        parts = [f"loaded {', '.join(transfer['loaded'])}"]
+        if transfer.get("reinitialized"):
+            parts.append(f"reinitialized {', '.join(transfer['reinitialized'])} (another shape)")
+        if transfer.get("frozen"):
+            parts.append(f"frozen {', '.join(transfer['frozen'])}")
+        lines.append(f"transfer from {transfer['from']}: {'; '.join(parts)}")
+    if resumed:
+        last, total = resumed[-1], summary.get("epochs")
+        of = f" of {total}" if total else ""
+        if last.get("batch"):
+            at = f"in epoch {last['epoch'] + 1}{of}, after batch {last['batch']}"
+        elif total is not None and last["epoch"] >= total:
+            at = f"after epoch {last['epoch']}{of}: every epoch is done"
+        else:
+            at = f"at epoch {last['epoch'] + 1}{of}"
+        lines.append(f"resuming {summary.get('dir', '')} {at}")
+    return lines
+
+
 def final_table(summary: dict):
     """Loss and metric on each split at the end of a run (None when there are none)."""
     from rich.table import Table

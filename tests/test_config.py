@@ -73,8 +73,11 @@ def test_defaults_load_from_a_one_key_file(tmp_path):
     assert cfg.optimizer.name == "adam" and cfg.optimizer.lr == 0.001
     assert cfg.optimizer.betas == (0.9, 0.999)
     assert cfg.optimizer.schedule.name == "constant" and cfg.optimizer.lookahead is None
-    assert cfg.training.batch_size == 64 and cfg.training.epochs == 30
-    assert cfg.training.early_stopping is None  # off unless the section is given
+    # a budget of epochs that early stopping ends when the model stops improving; batches of
+    # up to 200 samples, as scikit-learn's MLP defaults
+    assert cfg.training.batch_size == 200 and cfg.training.epochs == 1000
+    es = cfg.training.early_stopping
+    assert es is not None and (es.monitor, es.patience, es.restore_best) == ("auto", "auto", True)
     assert cfg.loss.name == "auto" and cfg.model.init == "auto"
 
 
@@ -232,8 +235,8 @@ def test_early_stopping_is_on_when_its_section_is_a_mapping(value, on):
     es = cfg.training.early_stopping
     assert (es is not None) == on
     if on:
-        assert es.monitor == "val_loss" and es.restore_best is True
-        assert es.patience == (3 if "patience" in value else 10)
+        assert es.monitor == "auto" and es.restore_best is True
+        assert es.patience == (3 if "patience" in value else "auto")
         assert "enabled" not in config_to_dict(cfg)["training"]["early_stopping"]
     else:
         assert config_to_dict(cfg)["training"]["early_stopping"] is None

@@ -13,7 +13,7 @@ from nncli.data import (
     read_features_csv,
     read_raw,
 )
-from nncli.errors import DataError
+from nncli.errors import ConfigError, DataError
 from nncli.runs import load_npz, save_npz
 
 SMALL = {"n_samples": 120}  # keeps the generated datasets small
@@ -121,15 +121,15 @@ def test_make_regression_multi_target():
 
 
 def test_unknown_generator_param_names_it_and_the_accepted_ones():
-    with pytest.raises(DataError) as e:
+    with pytest.raises(ConfigError) as e:  # a typo in the config: exit 2, as config validate says
         load(dataset="make_moons", params={"nosie": 0.1})
     msg = str(e.value)
     assert "'nosie'" in msg and "noise" in msg and "n_samples" in msg and "did you mean 'noise'" in msg
     assert "\n" not in msg
 
 
-def test_bad_generator_value_is_a_data_error():
-    with pytest.raises(DataError, match="make_moons"):
+def test_bad_generator_value_is_a_config_error():
+    with pytest.raises(ConfigError, match="data.params: make_moons"):
         load(dataset="make_moons", params={"n_samples": -5})
 
 

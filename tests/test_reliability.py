@@ -316,8 +316,9 @@ def test_real_signal_stops_cleanly_and_resume_matches(sig, code, reason, tmp_pat
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
-    assert out == ""
+    assert out == f"{run}\n"  # the run it stopped, for a script to resume
     assert reason.upper() in err and "Traceback" not in err
+    assert not [line for line in err.splitlines() if line.startswith("error")]  # it was asked for
     killed = summary_of(run)
     assert killed["status"] == "killed" and killed["reason"] == reason
     meta = checkpoint_meta(run / "checkpoint.npz")  # loads with allow_pickle=False
@@ -362,11 +363,11 @@ def test_sigkill_leaves_a_resumable_run(tmp_path, baselines):
 # ---------------------------------------------------------------- divergence
 def test_divergence_exits_3_and_marks_the_run(tmp_path, nncli):
     cfg = write(tmp_path / "div.yaml", "name: div\ndata: {dataset: digits, subset: 300, scaling: none}\n"
-                                       "optimizer: {name: sgd, lr: 1000000.0}\ntraining: {epochs: 5}\n")
+                                       "optimizer: {name: sgd, lr: 1000000.0}\ntraining: {epochs: 5, batch_size: 64}\n")
     r = nncli("train", cfg, "--runs-dir", tmp_path / "runs", "--quiet")
     assert r.code == 3
-    assert r.out == ""
     run = only_run(tmp_path / "runs")
+    assert r.out == f"{run}\n"  # the failed run, for a script to look at
     assert str(run) in r.err and "lower optimizer.lr" in r.err
     assert "Traceback" not in r.err
     s = summary_of(run)
@@ -409,10 +410,11 @@ def test_disk_full_mid_run_exits_4_and_keeps_earlier_files(ok, tmp_path, monkeyp
     r = nncli("train", cfg, "--runs-dir", tmp_path / "runs", "--quiet")
     assert r.code == 4, r.err
     assert "No space left on device" in r.err
-    assert "Traceback" not in r.err and r.out == ""
+    assert "Traceback" not in r.err
     assert disk.before is not None
     assert snapshot(tmp_path / "runs") == disk.before  # earlier files byte-identical, no leftovers
     run = only_run(tmp_path / "runs")
+    assert r.out == f"{run}\n"  # the run the full disk ended
     assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
     if (run / "checkpoint.npz").exists():
         checkpoint_meta(run / "checkpoint.npz")

@@ -8,22 +8,82 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from nncli import __version__
 
-app = typer.Typer(
+
+class _Help:
+    """Help as clig.dev and click write it: arguments as RUN and [CONFIG] in the usage line, and
+    flags without a type (``--json``, not ``--json <bool>``: a flag takes no value)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if getattr(param, "hidden", False):
+                continue
+            if param.param_type_name != "argument":
+                pieces += param.get_usage_pieces(ctx)
+                continue
+            name = param.metavar or param.name.upper()
+            if param.nargs != 1 and not name.endswith("..."):
+                name += "..."
+            pieces.append(name if param.required else f"[{name}]")
+        return pieces
+
+
+class _Command(_Help, TyperCommand):
+    pass
+
+
+class _Group(_Help, TyperGroup):
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return TyperGroup.collect_usage_pieces(self, ctx)
+
+
+class _App(typer.Typer):
+    """Every command of the app gets the help above."""
+
+    def command(self, *args, **kwargs):
+        kwargs.setdefault("cls", _Command)
+        return super().command(*args, **kwargs)
+
+
+def examples(*lines: str) -> str:
+    """A command's epilog: its examples, one per line (clig.dev: lead with examples)."""
+    return "Examples:\n\n" + "\n".join(f"  {line}" for line in lines)
+
+
+_CONTEXT = {"help_option_names": ["-h", "--help"]}
+app = _App(
     name="nncli", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    cls=_Group, context_settings=_CONTEXT,
     help="Train NumPy neural networks from YAML experiment files.\n\n"
          "Exit codes: 0 ok, 1 unexpected error, 2 bad usage or config, 3 training diverged, "
-         "4 data or I/O error, 130 interrupted (SIGINT), 143 terminated (SIGTERM).")
-config_app = typer.Typer(help="Show, check and describe experiment files.", no_args_is_help=True)
+         "4 data or I/O error, 130 interrupted (SIGINT), 143 terminated (SIGTERM).",
+    epilog=examples("nncli train configs/digits.yaml", "nncli evaluate digits",
+                    "nncli COMMAND -h              # a command's options and examples"))
+config_app = _App(help="Show, check and describe experiment files.", no_args_is_help=True, cls=_Group,
+                  context_settings=_CONTEXT)
 app.add_typer(config_app, name="config")
 
 SetOpt = Annotated[list[str], typer.Option(
     "--set", "-s", metavar="KEY=VALUE", help="Override a config key, e.g. optimizer.lr=0.01 (repeatable).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
-RunsDirOpt = Annotated[Path, typer.Option("--runs-dir", help="Where runs are stored.")]
-RunArg = Annotated[str, typer.Argument(help="A run directory, or a run's name inside --runs-dir.")]
+RunsDirOpt = Annotated[Path, typer.Option("--runs-dir", metavar="DIR", help="Where runs are stored.")]
+RunArg = Annotated[str, typer.Argument(metavar="RUN", help="A run directory, or a run's name inside --runs-dir.")]
 
 
 def _console(stderr: bool = True):

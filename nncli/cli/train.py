@@ -11,7 +11,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from nncli.cli.app import JsonOpt, RunsDirOpt, SetOpt, _console, _load, _read_stdin, _stop_on_signals, app
+from nncli.cli.app import (
+    JsonOpt,
+    RunsDirOpt,
+    SetOpt,
+    _console,
+    _load,
+    _read_stdin,
+    _stop_on_signals,
+    app,
+    examples,
+)
 from nncli.errors import NncliError, UsageError
 from nncli.views import SORT_KEYS, metric_name, val_metric
 
@@ -76,13 +86,27 @@ def _progress_callback(console, mode: str):
     return EpochLines(), progress
 
 
-@app.command()
+def _say_how_it_starts(console):
+    """Before the first batch: what a transfer loaded and froze, where a resume picks up."""
+    from nncli.views import start_lines
+
+    def say(run_dir, summary):
+        for line in start_lines(summary):
+            console.print(line, soft_wrap=True)
+    return say
+
+
+@app.command(epilog=examples(
+    "nncli train configs/digits.yaml --set optimizer.lr=0.01",
+    "run=$(nncli train configs/iris.yaml --quiet)   # the run directory",
+    "cat configs/iris.yaml | nncli train -",
+    "nncli train --resume digits                   # continue a stopped run"))
 def train(
     config: Annotated[Optional[str], typer.Argument(
-        help="Experiment YAML file, or - to read it from stdin. Optional with --resume.")] = None,
+        metavar="CONFIG", help="Experiment YAML file, or - to read it from stdin. Optional with --resume.")] = None,
     set_: SetOpt = [],
     resume: Annotated[Optional[str], typer.Option(
-        "--resume", help="Continue an interrupted run in its own directory.")] = None,
+        "--resume", metavar="RUN", help="Continue an interrupted run in its own directory.")] = None,
     runs_dir: RunsDirOpt = Path("runs"),
     as_json: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but the result and errors.")] = False,
@@ -114,7 +138,8 @@ def train(
         if progress is not None:
             progress.start()
         run_dir, summary = runner.train(cfg, runs_dir=runs_dir, resume=resume, callbacks=callbacks,
-                                        stop=stop, command=command, timings=timings)
+                                        stop=stop, command=command, timings=timings,
+                                        on_start=None if quiet else _say_how_it_starts(console))
     except NncliError as e:  # diverged or interrupted: the run keeps its history so far
         run_dir = getattr(e, "run_dir", None)
         raise
@@ -151,9 +176,11 @@ def _learning_curves_picture(run_dir, console, quiet: bool) -> None:
             console.print(f"note: no learning curve picture ({type(e).__name__}: {e})")
 
 
-@app.command()
+@app.command(epilog=examples(
+    "nncli sweep configs/digits.yaml --grid 'optimizer.lr=[0.1, 0.01]'",
+    "nncli sweep configs/iris.yaml -g 'model.hidden=[[8], [16]]' -g 'seed=[0, 1]'"))
 def sweep(
-    config: Annotated[str, typer.Argument(help="Experiment YAML file, or - to read it from stdin.")],
+    config: Annotated[str, typer.Argument(metavar="CONFIG", help="Experiment YAML file, or - to read it from stdin.")],
     grid: Annotated[list[str], typer.Option(
         "--grid", "-g", metavar="KEY=[V1,V2,...]",
         help="A key and the values to try, e.g. optimizer.lr=[0.1,0.01] (repeatable: every combination runs).")],
@@ -163,10 +190,8 @@ def sweep(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but the results and errors.")] = False,
 ):
     """Train every combination of --grid values; prints each run directory as it finishes.
-
     All combinations are validated before the first one trains. A run that diverges is marked
-    failed and the sweep goes on (exit 3 at the end); Ctrl-C stops the sweep.
-    """
+    failed and the sweep goes on (exit 3 at the end); Ctrl-C stops the sweep."""
     from nncli import runner
 
     runner.preload()

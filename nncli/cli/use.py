@@ -9,15 +9,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from nncli.cli.app import JsonOpt, RunArg, RunsDirOpt, _console, app
+from nncli.cli.app import JsonOpt, RunArg, RunsDirOpt, _console, app, examples
 from nncli.errors import UsageError
 from nncli.views import SORT_KEYS
 
 
-@app.command()
+@app.command(epilog=examples("nncli evaluate digits         # the newest run named digits",
+                             "nncli evaluate runs/20260101-120000-a1b2c3-iris --json",
+                             "nncli evaluate iris --data more-flowers.csv"))
 def evaluate(
     run: RunArg,
-    data: Annotated[Optional[str], typer.Option("--data", help="Score this CSV/.npz instead of the test split.")] = None,
+    data: Annotated[Optional[str], typer.Option("--data", metavar="FILE", help="Score this CSV/.npz instead of the test split.")] = None,
     runs_dir: RunsDirOpt = Path("runs"),
     as_json: JsonOpt = False,
 ):
@@ -36,13 +38,15 @@ def evaluate(
         console.print(table)
 
 
-@app.command()
+@app.command(epilog=examples("nncli predict iris --input flowers.csv --output predictions.csv"))
 def predict(
     run: RunArg,
-    input: Annotated[str, typer.Option("--input", "-i", help="CSV of features with a header row.")],
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write predictions here (CSV) instead of stdout.")] = None,
+    input: Annotated[str, typer.Option("--input", "-i", metavar="FILE", help="CSV of features with a header row.")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE", help="Write predictions here (CSV) instead of stdout.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite --output if it exists.")] = False,
     runs_dir: RunsDirOpt = Path("runs"),
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Write the predictions as JSON (one object per row) instead of CSV.")] = False,
 ):
     """Predict classes with probabilities, or values, for a CSV of features."""
     import csv
@@ -54,9 +58,13 @@ def predict(
         raise UsageError(f"--output {output}: the file exists; pass --force to overwrite it")
     header, rows = inference.predict(run, input, runs_dir)
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows([[runs.safe_cell(v) for v in row] for row in rows])
+    if as_json:
+        records = [dict(zip(header, (v.item() if hasattr(v, "item") else v for v in row))) for row in rows]
+        buf.write(json.dumps(records, indent=2) + "\n")
+    else:
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows([[runs.safe_cell(v) for v in row] for row in rows])
     if output is None:
         sys.stdout.write(buf.getvalue())
     else:
@@ -64,15 +72,17 @@ def predict(
         _console().print(f"wrote {len(rows)} predictions to {output}")
 
 
-@app.command("runs")
+@app.command("runs", epilog=examples("nncli runs --sort test", "nncli runs --runs-dir ~/experiments --json"))
 def runs_cmd(
-    directory: Annotated[Path, typer.Argument(help="The runs directory.")] = Path("runs"),
-    sort: Annotated[str, typer.Option("--sort", help=f"Sort by one of: {', '.join(SORT_KEYS)}.")] = "dir",
+    directory: Annotated[Optional[Path], typer.Argument(hidden=True)] = None,  # before --runs-dir
+    runs_dir: RunsDirOpt = Path("runs"),
+    sort: Annotated[str, typer.Option("--sort", metavar="KEY", help=f"Sort by one of: {', '.join(SORT_KEYS)}.")] = "dir",
     as_json: JsonOpt = False,
 ):
     """List runs with their status, main hyper-parameters and scores."""
     from nncli import runs
 
+    directory = directory if directory is not None else runs_dir
     if sort not in SORT_KEYS:
         import difflib
 

@@ -44,14 +44,20 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _choice(names: tuple[str, ...]) -> Any:
-    """A Literal of ``names`` whose error lists the sorted choices and a close match."""
+def _choice(names: tuple[str, ...], aliases: dict[str, str] | None = None) -> Any:
+    """A Literal of ``names`` whose error lists the sorted choices and a close match; another
+    tool's name for a choice (``aliases``: logistic -> sigmoid) is read as that choice."""
+    aliases = aliases or {}
+
     def check(value: Any) -> Any:
+        if isinstance(value, str) and value in aliases:
+            value = aliases[value]
         if isinstance(value, str) and value in names:
             return value
         hint = ""
         if isinstance(value, str):
-            close = difflib.get_close_matches(value, names, n=1)
+            close = difflib.get_close_matches(value, [*names, *aliases], n=1)
+            close = [aliases.get(c, c) for c in close]
             hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise _fail(f"expected one of {', '.join(sorted(names))}{hint}, got {_show(value)}")
     return Annotated[Literal[names], BeforeValidator(check)]
@@ -64,7 +70,7 @@ def _tagged(*branches: tuple[str, Any], pick: Any) -> Any:
 
 
 # Union branch tags; they appear in pydantic's error locations and are removed from key paths.
-_UNION_TAGS = {"_one", "_list", "_int", "_full", "_balanced", "_mapping"}
+_UNION_TAGS = {"_one", "_list", "_int", "_full", "_auto", "_balanced", "_mapping"}
 
 
 def _one_or_list(value: Any) -> str:
@@ -143,6 +149,17 @@ def _shorthand(default_name: str, off: str | None = None) -> Any:
             return {"name": off}
         return value
     return BeforeValidator(expand)
+
+
+def _renamed(aliases: dict[str, str]) -> Any:
+    """Read another tool's name for a section chosen by name (``adaptive``) as nncli's."""
+    def rename(value: Any) -> Any:
+        if isinstance(value, str):
+            return aliases.get(value, value)
+        if isinstance(value, dict) and isinstance(value.get("name"), str) and value["name"] in aliases:
+            return {**value, "name": aliases[value["name"]]}
+        return value
+    return BeforeValidator(rename)
 
 
 @dataclass(frozen=True)

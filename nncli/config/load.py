@@ -6,6 +6,8 @@ This package imports neither numpy nor anything else heavy so the CLI starts fas
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -72,11 +74,24 @@ def load_config(path: str | Path, overrides: Sequence[str] = (), text: str | Non
                           f"{MAX_CONFIG_BYTES} bytes (1 MiB)")
     data, lines = parse_yaml(text, filename)
     data = apply_overrides(data, overrides)
+    if "name" not in data:  # runs of configs/iris.yaml are called iris, as the file is
+        data["name"] = default_name(path)
     for item in overrides:
         keys = split_override(item)[0]
         lines = {k: v for k, v in lines.items() if k[:len(keys)] != keys}
         lines[keys] = f"override {item!r}"
     return validate(data, filename, lines)
+
+
+def default_name(path: str | Path) -> str:
+    """The run name of a config that sets none: the file's stem (``iris`` for configs/iris.yaml),
+    made fit for a directory name; ``run`` for a config read from stdin."""
+    if str(path) == "-":
+        return "run"
+    ascii_stem = unicodedata.normalize("NFKD", Path(path).stem).encode("ascii", "ignore").decode()
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_stem)
+    stem = re.sub(r"\.{2,}", ".", stem).lstrip("._-")[:64].rstrip("._-")
+    return stem or "run"
 
 
 def read_config_text(path: str | Path) -> str:

@@ -2,7 +2,8 @@
 
 nncli 0.1 (run format 1) saved every optimizer and schedule knob whatever the name (and ignored
 the ones the name did not use, such as sgd's momentum); today such a key is refused, so it is
-dropped here. Knobs that only some activations, inits or losses use are dropped the same way.
+dropped here. Knobs that only some activations, inits or losses use are dropped the same way, and so are the
+settings of an early stopping that ``enabled: false`` switched off.
 """
 
 from __future__ import annotations
@@ -41,4 +42,8 @@ def migrate(data: dict, run_format: int) -> dict:
     loss = data.get("loss")
     if isinstance(loss, dict) and loss.get("name") != "huber":
         loss.pop("huber_delta", None)
+    training = data.get("training")
+    es = training.get("early_stopping") if isinstance(training, dict) else None
+    if isinstance(es, dict) and es.get("enabled") is False:
+        training["early_stopping"] = None  # off, whatever its other (0.1 default) keys say
     return data

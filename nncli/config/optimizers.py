@@ -7,7 +7,18 @@ from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from nncli.config.fields import Rate, _by_name, _check_pair, _float, _int, _raise, _Section, _shorthand
+from nncli.config.aliases import SCHEDULE_ALIASES
+from nncli.config.fields import (
+    Rate,
+    _by_name,
+    _check_pair,
+    _float,
+    _int,
+    _raise,
+    _renamed,
+    _Section,
+    _shorthand,
+)
 
 
 class LookaheadConfig(_Section):
@@ -72,7 +83,7 @@ SCHEDULE_MODELS: dict[str, type[_Schedule]] = {
     "constant": ConstantSchedule, "step": StepSchedule, "exponential": ExponentialSchedule,
     "invscaling": InvScalingSchedule, "cosine": CosineSchedule, "plateau": PlateauSchedule}
 ScheduleConfig = Annotated[_by_name(SCHEDULE_MODELS, "constant"),
-                           _shorthand("constant", off="constant")]
+                           _shorthand("constant", off="constant"), _renamed(SCHEDULE_ALIASES)]
 
 
 # ---- optimizers: one section per optimizer, mirroring nncli.nn.optim's constructors

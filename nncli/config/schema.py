@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from nncli.config.aliases import ACTIVATION_ALIASES, LOSS_ALIASES
 from nncli.config.fields import (  # noqa: F401  (ByName, _UNION_TAGS, _show: part of the schema's API)
     _UNION_TAGS,
     ByName,
@@ -52,8 +53,12 @@ INIT_NAMES = ("he_normal", "he_uniform", "xavier_normal", "xavier_uniform", "lec
               "glorot_uniform")
 DATASET_NAMES = ("digits", "iris", "wine", "breast_cancer", "diabetes", "make_classification",
                  "make_regression", "make_moons", "make_circles", "make_blobs")
-ActivationName = _choice(ACTIVATION_NAMES)
+ActivationName = _choice(ACTIVATION_NAMES, ACTIVATION_ALIASES)
 
+
+
+def _none_if_off(value: Any) -> Any:
+    return "none" if value is None or value is False else value
 
 
 class DataConfig(_Section):
@@ -74,8 +79,8 @@ class DataConfig(_Section):
                                ge=0, lt=1)
     test: float = _float(0.2, "Fraction of samples held out for testing, in [0, 1); "
                               "validation + test < 1.", ge=0, lt=1)
-    scaling: _choice(("standard", "minmax", "none")) = Field(
-        "standard", description="Feature scaling fitted on the training split.")
+    scaling: Annotated[_choice(("standard", "minmax", "none")), BeforeValidator(_none_if_off)] = Field(
+        "standard", description="Feature scaling fitted on the training split (null: none).")
     polynomial: int = _int(1, "Degree of polynomial features, 1..10 (1 = none).", ge=1, le=10)
     subset: Optional[int] = _int(None, "Keep only the first N samples (>= 2).", ge=2)
 
@@ -91,9 +96,14 @@ class DataConfig(_Section):
         problems = []
         if self.path is not None and self.dataset is not None:
             problems.append(("path", "expected either `path` or `dataset`, not both, got path "
-                             f"{self.path!r} and dataset {self.dataset!r}", self.path))
+                             f"{self.path!r} and dataset {self.dataset!r}: to train on the file, set "
+                             "data.dataset: null (on the command line: --set data.dataset=null)",
+                             self.path))
         if self.path is None and self.dataset is None:
             problems.append(("dataset", "expected a dataset name or a `path`, got neither", None))
+        if self.path is not None and self.params:
+            problems.append(("params", f"{_show(self.params)} has no effect: only a built-in dataset "
+                             "takes params, and data.path is set", self.params))
         if self.path is not None and not self.path.lower().endswith((".csv", ".npz")):
             problems.append(("path", f"expected a .csv or .npz file, got {self.path!r}", self.path))
         if self.validation + self.test >= 1:
@@ -103,15 +113,26 @@ class DataConfig(_Section):
         return self
 
 
+def _sizes(value: Any) -> Any:
+    """One layer size alone is a list of one (scikit-learn takes hidden_layer_sizes=100 too)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [value]
+    if not isinstance(value, list):
+        raise _fail(f"expected a list of layer sizes such as [128] or [128, 64] ([] for none), got {_show(value)}")
+    return value
+
+
 class ModelConfig(_Section):
     """The network: hidden layers, activations, initialization and output."""
 
-    hidden: list[Size] = Field(
+    hidden: Annotated[list[Size], BeforeValidator(_sizes)] = Field(
         default_factory=lambda: [128],
-        description="Sizes of the hidden layers; [] = linear/logistic/softmax regression.")
+        description="Sizes of the hidden layers, e.g. [128, 64] (128 alone is [128]); "
+                    "[] = linear/logistic/softmax regression.")
     activation: _tagged(("_one", ActivationName), ("_list", list[ActivationName]),
                         pick=_one_or_list) = Field(
-        "relu", description="One activation for all hidden layers or one per layer.")
+        "relu", description="One activation for all hidden layers or one per layer "
+                            "(logistic is sigmoid, linear is identity).")
     leaky_slope: float = _float(0.01, "Slope of leaky_relu for negative inputs (>= 0); "
                                       "also the initial slope of prelu.", ge=0)
     maxout_pieces: int = _int(2, "Linear pieces per maxout unit (>= 2).", ge=2)
@@ -123,7 +144,7 @@ class ModelConfig(_Section):
     batch_norm: bool = Field(False, strict=True,
                              description="Batch normalization after each hidden dense layer.")
     bias: bool = Field(True, strict=True, description="Give dense layers a bias vector.")
-    output: _choice(OUTPUT_NAMES) = Field(
+    output: _choice(OUTPUT_NAMES, ACTIVATION_ALIASES) = Field(
         "auto", description="Output activation; auto: follows from the task and loss.")
     init_from: Optional[str] = Field(
         None, strict=True, description="A run directory whose weights start this model.")
@@ -156,8 +177,10 @@ class ModelConfig(_Section):
 class LossConfig(_Section):
     """The training objective."""
 
-    name: _choice(("auto",) + LOSS_NAMES) = Field(
-        "auto", description="Loss; auto: cross_entropy (classification) or mse (regression).")
+    name: _choice(("auto",) + LOSS_NAMES, LOSS_ALIASES) = Field(
+        "auto", description="Loss; auto: cross_entropy (classification) or mse (regression). Keras's "
+                            "and scikit-learn's names are read as nncli's (categorical_crossentropy, "
+                            "binary_crossentropy, mean_squared_error, log_loss, ...).")
     class_weight: Optional[_tagged(
         ("_balanced", _choice(("balanced",))),
         ("_mapping", dict[str, Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0)]]),
@@ -189,11 +212,15 @@ class RegularizationConfig(_Section):
 
 
 class EarlyStoppingConfig(_Section):
-    """Stop when a monitored metric stops improving (on when this section is present)."""
+    """Stop when a monitored metric stops improving (on by default; false turns it off)."""
 
-    monitor: _choice(("val_loss", "val_accuracy", "val_r2", "loss")) = Field(
-        "val_loss", description="Metric to watch.")
-    patience: int = _int(10, "Epochs without improvement before stopping (>= 1).", ge=1)
+    monitor: _choice(("auto", "val_loss", "val_accuracy", "val_r2", "loss")) = Field(
+        "auto", description="Metric to watch; auto: val_loss, or the training loss when there is "
+                            "no validation split.")
+    patience: _tagged(("_int", Size), ("_auto", _choice(("auto",))),
+                      pick=lambda v: "_auto" if isinstance(v, str) else "_int") = Field(
+        "auto", description="Epochs without improvement before stopping (>= 1); auto: 10, or as "
+                            "many as make 1000 batches when an epoch has fewer than 100.")
     min_delta: float = _float(0.0, "Smallest change that counts as improvement (>= 0).", ge=0)
     restore_best: bool = Field(True, strict=True, description="Put the best epoch's weights back at the end.")
 
@@ -221,15 +248,19 @@ def _early_stopping_off(value: Any) -> Any:
 class TrainingConfig(_Section):
     """The epoch and batch loop."""
 
-    epochs: int = _int(30, "Passes over the training split (>= 1).", ge=1)
+    epochs: int = _int(1000, "Passes over the training split at most (>= 1); early stopping "
+                             "usually ends a run well before.", ge=1)
     batch_size: _tagged(("_int", Size), ("_full", Annotated[Literal["full"],
                                                              BeforeValidator(_check_full)]),
                         pick=lambda v: "_full" if isinstance(v, str) else "_int") = Field(
-        64, description="Samples per batch (>= 1); full = batch gradient descent; 1 = plain SGD.")
+        200, description="Samples per batch (>= 1; a smaller training split is one batch, as "
+                         "scikit-learn's auto); full = batch gradient descent; 1 = plain SGD.")
     shuffle: bool = Field(True, strict=True, description="Reshuffle the training split each epoch.")
     dtype: _choice(("float32", "float64")) = Field("float32", description="Floating-point type.")
     early_stopping: Annotated[Optional[EarlyStoppingConfig], BeforeValidator(_early_stopping_off)] = Field(
-        None, description="Early stopping: a mapping of its settings (true: the defaults) or false/null: off.")
+        default_factory=EarlyStoppingConfig,
+        description="Early stopping (on by default): a mapping of its settings (true: the defaults) "
+                    "or false/null: off.")
     checkpoint_every: int = _int(0, "Also checkpoint every N batches (0 = once per epoch only).",
                                  ge=0)
 

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 from pydantic import BaseModel, ValidationError
 
+from nncli.config.aliases import foreign_key
 from nncli.config.safeyaml import dotted
 from nncli.config.schema import _UNION_TAGS, ByName, Config, _show
 from nncli.errors import ConfigError
@@ -74,6 +75,9 @@ def _all_keys(model: type[BaseModel], path: tuple = ()) -> list[tuple]:
 
 def _unknown_key(path: tuple, data: Any) -> str:
     key = path[-1]
+    foreign = foreign_key(key)
+    if foreign:
+        return foreign
     section = _section_model(path[:-1], data)
     allowed = [k for k in getattr(section, "model_fields", ()) if k != "name"]
     close = difflib.get_close_matches(str(key), allowed, n=1)

@@ -10,25 +10,45 @@ import numpy as np
 
 from nncli.data.files import read_table
 from nncli.data.names import DATASETS, GENERATORS, MAX_CLASSES, choice as _choice
-from nncli.errors import DataError
+from nncli.errors import ConfigError, DataError
 
 # keyword arguments of the sklearn functions that nncli sets itself
 _RESERVED_PARAMS = {"return_X_y", "as_frame", "data_home", "download_if_missing"}
 
 
-def _call_sklearn(name: str, fn, params: dict, defaults: dict):
+def _sklearn_function(name: str):
+    import sklearn.datasets as skd
+
+    return getattr(skd, f"load_{name}" if name in DATASETS else name)
+
+
+def param_problems(name: str, params: dict) -> list[str]:
+    """One line per key of ``params`` that the dataset's scikit-learn function does not take
+    (scikit-learn is imported only when there are params to check)."""
+    if not params or name not in DATASETS and name not in GENERATORS:
+        return []
+    fn = _sklearn_function(name)
     accepted = sorted(p for p in inspect.signature(fn).parameters if p not in _RESERVED_PARAMS)
+    problems = []
     for key in params:
         if key not in accepted:
             hint = difflib.get_close_matches(str(key), accepted, n=1)
             tip = f" (did you mean '{hint[0]}'?)" if hint else ""
-            raise DataError(f"data.params: {name} has no parameter '{key}'; "
+            problems.append(f"data.params.{key}: {name} has no parameter '{key}'; "
                             f"accepted: {', '.join(accepted) or 'none'}{tip}")
+    return problems
+
+
+def _call_sklearn(name: str, fn, params: dict, defaults: dict):
+    problems = param_problems(name, params)
+    if problems:
+        raise ConfigError("; ".join(problems), problems)
+    accepted = inspect.signature(fn).parameters
     kwargs = {k: v for k, v in defaults.items() if k in accepted} | dict(params)
     try:
         return fn(**kwargs)
-    except (ValueError, TypeError) as e:
-        raise DataError(f"data.params: {name}: {' '.join(str(e).split())}") from e
+    except (ValueError, TypeError) as e:  # a value the function refuses: the config's mistake
+        raise ConfigError(f"data.params: {name}: {' '.join(str(e).split())}") from e
 
 
 def read_raw(*, dataset, path, label, params, seed):
@@ -39,18 +59,16 @@ def read_raw(*, dataset, path, label, params, seed):
         return X, y, names, str(path)
     if dataset is None:
         raise DataError("data: expected a dataset name or a path to a .csv or .npz file, got neither")
-    import sklearn.datasets as skd
-
     name = _choice(dataset, list(DATASETS) + list(GENERATORS), "data.dataset")
     if name in DATASETS:
-        bunch = _call_sklearn(name, getattr(skd, f"load_{name}"), params, {})
+        bunch = _call_sklearn(name, _sklearn_function(name), params, {})
         X, y = np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target)
         names = [str(s) for s in getattr(bunch, "feature_names", [])] or [f"x{k}" for k in range(X.shape[1])]
         labels = np.asarray(getattr(bunch, "target_names", []))
         if DATASETS[name] == "classification" and labels.dtype.kind == "U":
             y = labels[y]  # "setosa" rather than 0: predictions and reports speak the data's language
     else:
-        out = _call_sklearn(name, getattr(skd, name), params, {"random_state": seed})
+        out = _call_sklearn(name, _sklearn_function(name), params, {"random_state": seed})
         X, y = np.asarray(out[0], dtype=np.float64), np.asarray(out[1])
         names = [f"x{k}" for k in range(X.shape[1])]
     return X, y, names, name
