@@ -13,7 +13,7 @@ import numpy as np
 
 from nncli import runs
 from nncli.config import Config
-from nncli.data import Dataset, load_dataset
+from nncli.data import DataOptions, Dataset, load_dataset
 from nncli.errors import ConfigError
 from nncli.nn import EarlyStopping, Network, Trainer, build_mlp, make_loss, make_optimizer, make_schedule
 
@@ -92,6 +92,14 @@ def class_weights(cfg: Config, ds: Dataset) -> np.ndarray | None:
     return weights[ds.y_train]
 
 
+def sample_weights(cfg: Config, ds: Dataset) -> np.ndarray | None:
+    """Per training row: the class weight times the row's own weight (data.weight)."""
+    cw = class_weights(cfg, ds)
+    if ds.sample_weight is None:
+        return cw
+    return ds.sample_weight if cw is None else cw * ds.sample_weight
+
+
 def optimizer(cfg: Config, net: Network):
     """The config's optimizer over the network's trainable parameters: the section's own
     fields go to the constructor by name (an unknown one raises)."""
@@ -142,7 +150,7 @@ def build(cfg: Config, ds: Dataset, callbacks=(), runs_dir="runs") -> Parts:
         batch_size=None if t.batch_size == "full" else t.batch_size, shuffle=t.shuffle,
         task=ds.task, l1=cfg.regularization.l1, l2=cfg.regularization.l2, clip_norm=cfg.optimizer.clip_norm,
         early_stopping=early_stopping(cfg, ds), rng=np.random.default_rng(shuffle_seed), callbacks=callbacks)
-    return Parts(net, trainer, class_weights(cfg, ds), n_out, head, loss_name, transfer)
+    return Parts(net, trainer, sample_weights(cfg, ds), n_out, head, loss_name, transfer)
 
 
 def network(cfg: Config, n_in: int, n_out: int, head: str, seed=None) -> Network:
@@ -186,15 +194,41 @@ def load_transfer(net: Network, run: str, frozen: list[int], runs_dir="runs") ->
 
 
 def targets(parts: Parts, ds: Dataset, y: np.ndarray) -> np.ndarray:
+    """What the network is trained on: class codes or one-hot rows; regression targets as the
+    dataset's target scaler maps them (z-scores by default)."""
     if ds.task == "classification":
         return classification_targets(y, parts.loss_name, parts.n_out)
-    return y
+    return ds.target.transform(y)
 
 
-def load_data(cfg: Config) -> Dataset:
+def target_scaling(cfg: Config) -> str:
+    """standard or none for a regression target: auto standardizes unless the output head
+    bounds the network's outputs (a sigmoid cannot reach a z-score of 2)."""
+    ts, head = cfg.data.target_scaling, cfg.model.output
+    if ts == "standard" and head not in ("auto", "identity"):
+        raise ConfigError(f"data.target_scaling: standard targets need an unbounded output; model.output "
+                          f"is {head} (set data.target_scaling: none, or model.output: identity)")
+    if ts == "auto":
+        return "standard" if head in ("auto", "identity") else "none"
+    return ts
+
+
+def data_options(cfg: Config) -> DataOptions:
+    d = cfg.data
+    return DataOptions(label=d.label, features=list(d.features) if d.features is not None else None,
+                       drop=list(d.drop), id=d.id, weight=d.weight, types=dict(d.types),
+                       missing_values=tuple(d.missing_values), impute=d.impute,
+                       impute_categories=d.impute_categories, missing_indicator=d.missing_indicator,
+                       max_categories=d.max_categories, min_frequency=d.min_frequency, dates=d.dates,
+                       delimiter=d.delimiter)
+
+
+def load_data(cfg: Config, stop=None) -> Dataset:
+    """The config's data, split and encoded; ``stop()`` is asked while it loads (Ctrl-C)."""
     d = cfg.data
     return load_dataset(dataset=d.dataset, path=d.path, label=d.label, params=dict(d.params),
                         task=d.task, validation=d.validation, test=d.test, scaling=d.scaling,
                         polynomial=d.polynomial, subset=d.subset, seed=cfg.seed,
-                        dtype=cfg.training.dtype)
+                        dtype=cfg.training.dtype, options=data_options(cfg),
+                        target_scaling=target_scaling(cfg), stop=stop)
 

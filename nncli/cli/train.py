@@ -99,8 +99,9 @@ def train(
     try:
         if progress is not None:
             progress.start()
+        say = None if quiet else (lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
         run_dir, summary = runner.train(cfg, runs_dir=runs_dir, resume=resume, callbacks=callbacks,
-                                        stop=stop, command=command, timings=timings)
+                                        stop=stop, command=command, timings=timings, say=say)
     finally:
         if progress is not None:
             progress.stop()

@@ -6,6 +6,7 @@ This package imports neither numpy nor anything else heavy so the CLI starts fas
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -71,12 +72,36 @@ def load_config(path: str | Path, overrides: Sequence[str] = (), text: str | Non
         raise ConfigError(f"{filename}: config text is larger than the limit of "
                           f"{MAX_CONFIG_BYTES} bytes (1 MiB)")
     data, lines = parse_yaml(text, filename)
+    base = Path(path).parent if str(path) != "-" else Path.cwd()
+    data = _absolute_data_path(data, base)  # as the file meant it: beside the config
     data = apply_overrides(data, overrides)
+    data = _absolute_data_path(data, Path.cwd())  # an override: where the command was typed
     for item in overrides:
         keys = split_override(item)[0]
         lines = {k: v for k, v in lines.items() if k[:len(keys)] != keys}
         lines[keys] = f"override {item!r}"
     return validate(data, filename, lines)
+
+
+def _absolute_data_path(data: Any, base: Path) -> Any:
+    """``data.path`` made absolute against ``base``, so a run's saved config works from any
+    directory (a value that is not a string is left for validation to report)."""
+    section = data.get("data") if isinstance(data, dict) else None
+    value = section.get("path") if isinstance(section, dict) else None
+    if not isinstance(value, str) or not value or "\0" in value:
+        return data
+    p = Path(value).expanduser()
+    if p.is_absolute() and p == Path(value):
+        return data
+    return {**data, "data": {**section, "path": os.path.normpath(os.path.join(os.path.abspath(base), p))}}
+
+
+def load_saved_config(path: str | Path, run_format: int = 2) -> Config:
+    """A run's saved config, read as the version that wrote it meant it (see migrate.py)."""
+    from nncli.config.migrate import migrate
+
+    data, lines = parse_yaml(_read_text(Path(path)), str(path))
+    return validate(migrate(data, run_format), str(path), lines)
 
 
 def read_config_text(path: str | Path) -> str:

@@ -1,11 +1,19 @@
 """Feature preprocessing fitted on the training split: polynomial features, then scaling.
 
-Only arrays are kept, so the fitted state survives an npz round trip without pickles.
+Columns that hold only 0 and 1 (one-hot categories, booleans, missing indicators and their
+products) are left as they are; every other column is scaled. Only arrays are kept, so the
+fitted state survives an npz round trip without pickles.
+
+The statistics are scikit-learn's StandardScaler and MinMaxScaler (same formulas, same
+handling of constant columns; tests check they agree), computed here block by block so that
+a large training split is never copied whole: the scalers take 0.6 s on a 140,000 x 50 split
+that NumPy sums in a tenth of that.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -13,13 +21,18 @@ from nncli.data.names import DTYPES, SCALINGS, choice as _choice
 from nncli.errors import DataError
 
 MAX_POLY_FEATURES = 10_000  # polynomial features beyond this would not fit in memory anyway
+BLOCK_ELEMENTS = 1 << 20  # rows per block = this / width: about 8 MB of float64 at a time
+_EPS = np.finfo(np.float64).eps
+
+
+def block_rows(width: int) -> int:
+    return max(256, BLOCK_ELEMENTS // max(width, 1))
 
 
 class Preprocessor:
     """Polynomial features of `degree`, then an affine scaling x*scale + offset, fitted on train only.
 
     standard: scale = 1/std, offset = -mean/std;  minmax: maps train to [0, 1];  none: identity.
-    Only arrays are kept, so the state survives an npz round trip without pickles.
     """
 
     def __init__(self, scaling: str = "standard", degree: int = 1):
@@ -30,36 +43,69 @@ class Preprocessor:
         self.n_features_in: int | None = None
         self.scale: np.ndarray | None = None
         self.offset: np.ndarray | None = None
+        self._poly_cache = None
+
+    def _poly_features(self, n_in: int):
+        if self._poly_cache is None or self._poly_cache[0] != n_in:
+            from sklearn.preprocessing import PolynomialFeatures
+
+            self._poly_cache = (n_in, PolynomialFeatures(self.degree, include_bias=False).fit(np.zeros((1, n_in))))
+        return self._poly_cache[1]
 
     def _poly(self, X: np.ndarray) -> np.ndarray:
+        return X if self.degree == 1 else self._poly_features(X.shape[1]).transform(X)
+
+    def output_binary(self, binary: np.ndarray) -> np.ndarray:
+        """Which outputs hold only 0/1: products of 0/1 inputs (x**k of a 0/1 x is x)."""
         if self.degree == 1:
-            return X
-        from sklearn.preprocessing import PolynomialFeatures
+            return binary
+        powers = self._poly_features(len(binary)).powers_  # (n_out, n_in)
+        return ((powers > 0) <= binary[None, :]).all(axis=1)
 
-        poly = PolynomialFeatures(self.degree, include_bias=False)
-        return poly.fit(np.zeros((1, X.shape[1]))).transform(X)  # depends on the width only
-
-    def fit(self, X) -> Preprocessor:
+    def fit(self, X, binary=None) -> Preprocessor:
         X = np.asarray(X, dtype=np.float64)  # X: (n, n_in)
-        n_in = X.shape[1]
-        n_out = math.comb(n_in + self.degree, self.degree) - 1
-        if n_out > MAX_POLY_FEATURES:
-            raise DataError(f"data.polynomial: degree {self.degree} on {n_in} features gives "
-                            f"{n_out} features, expected at most {MAX_POLY_FEATURES}")
-        Z = self._poly(X)
+        rows = block_rows(X.shape[1])
+        return self.fit_blocks(lambda: (X[i:i + rows] for i in range(0, len(X), rows)), X.shape[1], binary)
+
+    def fit_blocks(self, blocks: Callable[[], Iterable[np.ndarray]], n_in: int, binary=None) -> Preprocessor:
+        """Fit from the training rows given as blocks (``blocks()`` yields them afresh per pass)."""
+        if self.degree > 1:
+            n_out = math.comb(n_in + self.degree, self.degree) - 1
+            if n_out > MAX_POLY_FEATURES:
+                raise DataError(f"data.polynomial: degree {self.degree} on {n_in} features gives "
+                                f"{n_out} features, expected at most {MAX_POLY_FEATURES}")
+        n_out = self._poly(np.zeros((1, n_in))).shape[1]
+        keep = np.zeros(n_in, bool) if binary is None else np.asarray(binary, bool)
+        keep = self.output_binary(keep)
+        scale, offset = np.ones(n_out), np.zeros(n_out)
         if self.scaling == "standard":
-            from sklearn.preprocessing import StandardScaler
-
-            s = StandardScaler().fit(Z)  # scale_ is 1 for constant columns, never 0
-            self.scale, self.offset = 1.0 / s.scale_, -s.mean_ / s.scale_
+            n, total = 0, np.zeros(n_out)
+            for b in blocks():
+                total += self._poly(b).sum(axis=0)
+                n += len(b)
+            mean = total / max(n, 1)
+            sq = np.zeros(n_out)
+            for b in blocks():
+                sq += ((self._poly(b) - mean) ** 2).sum(axis=0)
+            var = sq / max(n, 1)
+            std = np.sqrt(var)
+            # as StandardScaler: a (numerically) constant column is not divided by ~0
+            constant = var <= n * _EPS * var + (n * mean * _EPS) ** 2
+            std[constant | (std < 10 * _EPS)] = 1.0
+            scale, offset = 1.0 / std, -mean / std
         elif self.scaling == "minmax":
-            from sklearn.preprocessing import MinMaxScaler
-
-            s = MinMaxScaler().fit(Z)  # x*scale_ + min_; constant columns get scale 1
-            self.scale, self.offset = s.scale_.copy(), s.min_.copy()
-        else:
-            self.scale, self.offset = np.ones(Z.shape[1]), np.zeros(Z.shape[1])
-        self.n_features_in = n_in
+            lo, hi = np.full(n_out, np.inf), np.full(n_out, -np.inf)
+            for b in blocks():
+                z = self._poly(b)
+                if len(z):
+                    lo, hi = np.minimum(lo, z.min(axis=0)), np.maximum(hi, z.max(axis=0))
+            lo, hi = np.where(np.isfinite(lo), lo, 0.0), np.where(np.isfinite(hi), hi, 1.0)
+            rng = hi - lo
+            rng[rng < 10 * _EPS] = 1.0  # as MinMaxScaler: constant columns keep scale 1
+            scale = 1.0 / rng
+            offset = -lo * scale
+        scale[keep], offset[keep] = 1.0, 0.0
+        self.scale, self.offset, self.n_features_in = scale, offset, n_in
         return self
 
     def transform(self, X, dtype="float32") -> np.ndarray:
@@ -69,9 +115,16 @@ class Preprocessor:
         if X.ndim != 2 or X.shape[1] != self.n_features_in:
             raise DataError(f"expected {self.n_features_in} feature columns, got shape {X.shape}")
         dtype = _choice(np.dtype(dtype).name, DTYPES, "dtype")
-        if len(X) == 0:  # an empty split; sklearn refuses 0 samples
-            return np.empty((0, len(self.scale)), dtype=dtype)
-        return (self._poly(X) * self.scale + self.offset).astype(dtype)
+        out = np.empty((len(X), len(self.scale)), dtype=dtype)
+        rows = block_rows(X.shape[1])
+        for i in range(0, len(X), rows):
+            self.transform_into(X[i:i + rows], out[i:i + rows])
+        return out
+
+    def transform_into(self, X: np.ndarray, out: np.ndarray) -> None:
+        """Write the transformed rows of the float64 block ``X`` into ``out`` (any float dtype)."""
+        if len(X):
+            out[...] = self._poly(X) * self.scale + self.offset
 
     def state_dict(self) -> dict[str, np.ndarray]:
         if self.scale is None:

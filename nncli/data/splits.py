@@ -23,3 +23,13 @@ def _split(idx: np.ndarray, n_out: int, strat: np.ndarray | None, random_state: 
         except ValueError:
             pass  # a class too small for stratification
     return train_test_split(idx, test_size=n_out, random_state=random_state)
+
+
+def split_rows(labeled: np.ndarray, strat: np.ndarray | None, n_test: int, n_val: int, seed: int) -> dict:
+    """{"train", "validation", "test"}: row numbers (among ``labeled``, the rows with a label),
+    test taken out first, then validation; the same seed gives the same rows."""
+    n = len(labeled)
+    codes = None if strat is None else strat[labeled]
+    rest, te = _split(np.arange(n), n_test, codes, _split_seed(seed, 0))
+    tr, va = _split(rest, n_val, codes, _split_seed(seed, 1))
+    return {"train": labeled[tr], "validation": labeled[va], "test": labeled[te]}
