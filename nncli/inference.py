@@ -88,7 +88,9 @@ def _open(lr: Loaded, path, stream=None, regular=False, cancel=None):
 def _read(lr: Loaded, src, need_label: bool, run_dir: Path, cancel=None):
     """(table, label name or None): the run's input columns by name (and the label)."""
     inputs = lr.encoder.columns
-    label = src.label_name or lr.meta.get("label") or lr.cfg.data.label or None
+    # the label: an .npz's own array; else the column the run learned from (a built-in dataset's
+    # label has no column name: the file's last column, as in training)
+    label = src.label_name or lr.cfg.data.label or lr.meta.get("label") or None
     if need_label and label is None:
         label = src.names[-1]
     wanted = [(c, "") for c in inputs] + ([(label, "label")] if need_label else [])
@@ -186,7 +188,7 @@ def _labels(lr: Loaded, table, label: str, rows: np.ndarray) -> np.ndarray:
         return np.array([lookup[k] for k in keys], dtype=np.int64)
     if col.kind != "number":
         raise DataError(f"{table.source}: column '{label}' holds {col.kind} values; the run predicts numbers")
-    return np.asarray(col.values[rows], np.float64).reshape(len(rows), -1)
+    return col.values[rows].reshape(len(rows), -1).astype(lr.cfg.training.dtype)
 
 
 def evaluate(run: str, data_file: str | None = None, runs_dir: str | Path = "runs", stop=None) -> dict:

@@ -138,7 +138,7 @@ def model_arrays(parts: Parts, ds: Dataset) -> dict:
     arrays.update(ds.state_dict())  # preprocessing, column encoders, target scaling, split rows
     meta = {"task": ds.task, "n_in": int(ds.X_train.shape[1]), "n_out": parts.n_out,
             "feature_names": ds.feature_names, "loss": parts.loss_name, "output": parts.output,
-            "data": ds.fingerprint, "label": ds.info.get("label"), "id": ds.info.get("id")}
+            "data": ds.fingerprint, "label": ds.info.get("label_column"), "id": ds.info.get("id")}
     arrays["meta"] = runs.put_str(json.dumps(meta))
     if ds.classes is not None:
         arrays["classes"] = ds.classes

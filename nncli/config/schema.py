@@ -134,8 +134,8 @@ class DataConfig(_Section):
         if self.path is None and self.dataset is None:
             problems.append(("dataset", "expected a dataset name or a `path`, got neither", None))
         if self.path is not None and not self.path.lower().endswith(DATA_FILE_TYPES):
-            problems.append(("path", f"expected a file ending in {', '.join(DATA_FILE_TYPES)}, "
-                                     f"got {self.path!r}", self.path))
+            problems.append(("path", "expected a .csv (also .csv.gz, .tsv, .txt), .parquet or .npz "
+                                     f"file, got {self.path!r}", self.path))
         if self.validation + self.test >= 1:
             problems.append(("test", "expected validation + test < 1, got "
                              f"{self.validation} + {self.test}", self.test))
@@ -147,11 +147,6 @@ class DataConfig(_Section):
         both = sorted(set(self.features or []) & set(self.drop))
         if both:
             problems.append(("drop", f"{', '.join(both)} also in data.features; choose one", self.drop))
-        if self.path is None:
-            for key in ("features", "id", "weight"):
-                if getattr(self, key):
-                    problems.append((key, "column roles apply to data files; a built-in dataset "
-                                          "has no such column (set data.path)", getattr(self, key)))
         _raise("DataConfig", problems)
         return self
 

@@ -153,6 +153,8 @@ def _load(dataset, path, params, task, validation, test, prep, subset, seed, dty
     info = {"source": src.name, "rows": table.n_rows, "rows_without_label": table.n_rows - n,
             "label": roles.label, "task": task, "inputs": dict(kept), "dropped": dict(roles.dropped),
             "features": len(enc.names)}
+    if src.kind in ("csv", "parquet"):
+        info["label_column"] = roles.label  # a file's own name for it (arrays have none)
     if roles.id:
         info["id"] = roles.id
     if roles.weight:

@@ -35,9 +35,10 @@ class TargetScaler:
         return ((np.asarray(y, np.float64) - self.mean) / self.std).astype(y.dtype)
 
     def inverse(self, z: np.ndarray) -> np.ndarray:
-        """Network outputs -> target units, in float64."""
-        z = np.asarray(z, np.float64)
-        return z if self.scaling == "none" else z * self.std + self.mean
+        """Network outputs -> target units, in float64 (unchanged when unscaled)."""
+        if self.scaling == "none":
+            return z  # as the network gave them (the float type included)
+        return np.asarray(z, np.float64) * self.std + self.mean
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {"target.scaling": np.array(self.scaling), "target.mean": np.asarray(self.mean, np.float64),
