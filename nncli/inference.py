@@ -103,7 +103,7 @@ def _read(lr: Loaded, src, need_label: bool, run_dir: Path, cancel=None):
     if id_col and id_col in src.names and id_col not in kinds:
         kinds[id_col] = "text"
     if need_label:
-        kinds[label] = None
+        kinds[label] = "label"
     table = src.read([c for c in src.names if c in kinds], kinds, cancel=cancel)
     return table, (label if need_label else None)
 
@@ -260,7 +260,7 @@ def predict(run: str, input_file: str, runs_dir: str | Path = "runs", stream=Non
         table, _ = _read(lr, src, False, run_dir, cancel)
         rows = np.arange(table.n_rows)
         if not len(rows):
-            raise DataError(f"{src.name}: no data rows after the header")
+            raise DataError(f"{src.name}: no data rows after the header, expected at least one row to predict")
         X, bound = _inputs(lr, table, rows, cancel)
         return _predictions(lr, table, X, rows, bound)
 

@@ -123,11 +123,13 @@ def _load(dataset, path, params, task, validation, test, prep, subset, seed, dty
     roles = assign_roles(src.name, src.names, opts, src.label_name)
     kinds = roles.read_kinds(opts)
     table = src.read([c for c in src.names if c in kinds], kinds, max_rows=subset, cancel=cancel)
+    if table.n_rows == 0:
+        raise DataError(f"{src.name}: no data rows after the header")
     col, labeled = label_rows(table, roles.label)
-    y, classes, task, strat = encode_labels(table, col, labeled, task, dtype)
     n = len(labeled)
     if n < 2:
         raise DataError(f"{src.name}: expected at least 2 samples, got {n}")
+    y, classes, task, strat = encode_labels(table, col, labeled, task, dtype)
     n_test = math.ceil(test * n) if test > 0 else 0
     n_val = math.ceil(validation * n) if validation > 0 else 0
     if n - n_test - n_val < 1:

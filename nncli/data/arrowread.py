@@ -17,7 +17,7 @@ import numpy as np
 
 from nncli.data.files import CsvLayout
 from nncli.data.promote import promote
-from nncli.data.table import Column, Table
+from nncli.data.table import Column, Table, number_column
 from nncli.errors import DataError
 
 BLOCK = 1 << 20
@@ -30,6 +30,8 @@ class Cancelled(Exception):
 
 def _arrow_type(pa, kind: str | None, inferred=None):
     """The pyarrow type to read a column as: forced by ``kind`` or from the inferred one."""
+    if kind == "label":
+        kind = None
     if kind == "number":
         return pa.float64()
     if kind == "bool":
@@ -89,7 +91,8 @@ class Collector:
             else:
                 values = np.concatenate(chunks) if chunks else np.zeros(0)
                 kind = "bool" if pa.types.is_boolean(typ) else "date" if pa.types.is_timestamp(typ) else "number"
-                cols[name] = Column(name, kind, values)
+                cols[name] = (number_column(name, values, source, first_row) if kind == "number"
+                              else Column(name, kind, values))
                 if kind == "date":
                     ok = values[~np.isnan(values)]
                     cols[name].has_time = bool(np.any(ok % 86400))
@@ -141,8 +144,9 @@ def read_csv(source, layout: CsvLayout, columns: list[str], forced: dict, missin
                                     strings_can_be_null=True, quoted_strings_can_be_null=True,
                                     decimal_point=layout.decimal, check_utf8=True)
 
-    types = {c: _arrow_type(pa, forced.get(c)) for c in columns if forced.get(c)}
-    guess = [c for c in columns if not forced.get(c)]
+    forced = {c: k for c, k in forced.items() if k}
+    types = {c: _arrow_type(pa, forced[c]) for c in columns if forced.get(c) not in (None, "label")}
+    guess = [c for c in columns if c not in types]
     if guess:
         first = _open(pacsv, src(), read_opts, parse_opts, convert(dict(types)), name, source, layout)
         for c in guess:
@@ -273,7 +277,7 @@ def read_parquet(path, columns: list[str], forced: dict, missing, *, name: str,
         family = _family(pa, t)
         if family is None:
             raise DataError(f"{name}: column '{c}' holds {t}, expected numbers, text, booleans or dates")
-        kind = forced.get(c) or family
+        kind = forced.get(c) if forced.get(c) not in (None, "label") else family
         types[c] = _arrow_type(pa, None, t) if kind == family else pa.string()
     collect = Collector(columns, types, cancel, max_rows)
     try:

@@ -50,7 +50,7 @@ class Roles:
             kinds[self.id] = "text"  # passed through as written
         if self.weight:
             kinds[self.weight] = "number"
-        kinds[self.label] = None
+        kinds[self.label] = "label"  # numbers if every value is one, else classes
         return kinds
 
 
@@ -170,10 +170,11 @@ def describe(table: Table, roles: Roles, kept: list[tuple[str, str]], encoder, l
         else:
             by_type.setdefault(typ, []).append(name)
     plural = {"number": "numbers", "category": "categories", "binary": "booleans", "date": "dates"}
-    parts = [f"{len(v)} {plural[t] if len(v) > 1 else t} ({_listing(v, 8)})"
+    single = {"number": "number", "category": "category", "binary": "boolean", "date": "date"}
+    parts = [f"{len(v)} {plural[t] if len(v) > 1 else single[t]} ({_listing(v, 8)})"
              for t, v in sorted(by_type.items(), key=lambda kv: list(plural).index(kv[0]))]
     first = (f"{table.source}: {table.n_rows} rows; label '{roles.label}' ({label_note}); inputs: "
-             f"{'; '.join(parts)} -> {len(encoder.names)} features")
+             f"{'; '.join(parts)} -> {len(encoder.names)} feature{'s' * (len(encoder.names) != 1)}")
     second = []
     if roles.dropped:
         second.append("dropped: " + ", ".join(f"{c} ({why})" for c, why in list(roles.dropped.items())[:10]))

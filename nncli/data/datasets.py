@@ -56,11 +56,20 @@ def read_raw(*, dataset, path, label, params, seed):
     also takes text, dates and missing cells.
     """
     if path is not None:
+        from nncli.data.columns import DataOptions, assign_roles
         from nncli.data.source import open_source
 
         src = open_source(path=path)
-        table = src.read_all(label)
-        return table.X, table.y, table.feature_names, str(path)
+        roles = assign_roles(src.name, src.names, DataOptions(label=label), src.label_name)
+        table = src.read([c for c in src.names if c in roles.inputs or c == roles.label])
+        bad = [c for c in roles.inputs if table.columns[c].kind != "number"]
+        if bad:
+            raise DataError(f"{path}: column '{bad[0]}' holds {table.columns[bad[0]].kind} values; "
+                            "read_raw takes numbers (train on the file to encode other columns)")
+        X = np.column_stack([table.columns[c].values for c in roles.inputs])
+        col = table.columns[roles.label]
+        y = col.levels.astype(str)[col.values] if col.kind == "text" else col.values
+        return X, y, roles.inputs, str(path)
     if dataset is None:
         raise DataError("data: expected a dataset name or a path to a data file, got neither")
     X, y, names = load_named(dataset, params, seed)

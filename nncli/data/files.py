@@ -169,19 +169,16 @@ def sniff_csv(path: str, head: bytes, delimiter: str | None = None) -> CsvLayout
 
 
 def _guess_delimiter(path: str, lines: list[str]) -> str:
-    """The delimiter that splits the header into the most fields, the same number in the
-    first data rows (a comma when nothing else does better)."""
+    """The delimiter that splits the header into the most fields, where most of the first
+    data rows have as many (a comma when nothing splits the header; a ragged row is then
+    reported by the parser with its row number)."""
     best, best_n = ",", 1
     for d in DELIMITERS:
         counts = [len(row) for row in csv.reader(io.StringIO("\n".join(lines[:20])), delimiter=d)]
         n = counts[0] if counts else 1
-        if n > best_n and all(c == n for c in counts[1:]):
+        agree = sum(c == n for c in counts[1:])
+        if n > best_n and agree * 2 >= len(counts) - 1:
             best, best_n = d, n
-    if best_n == 1 and len(lines) > 1:
-        for d in DELIMITERS:
-            if d in lines[0]:
-                raise DataError(f"{path}: rows split by {d!r} do not all have the same number of "
-                                f"cells as the header; set data.delimiter if the file uses another")
     return best
 
 

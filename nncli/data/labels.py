@@ -7,6 +7,7 @@ import numpy as np
 
 from nncli.data.datasets import infer_task
 from nncli.data.names import DATASETS, GENERATORS, TASKS, choice
+from nncli.data.promote import numbers_of
 from nncli.data.table import Column, Table, format_number
 from nncli.errors import DataError
 
@@ -60,9 +61,13 @@ def encode_labels(table: Table, col: Column, rows: np.ndarray, task: str | None,
         y[rows] = codes.reshape(-1)
         return y, classes, task, y
     if col.kind == "text":
-        i = int(rows[0])
-        raise DataError(f"{table.where(i, col.name)}: regression needs numeric labels, got "
-                        f"{col.levels[col.values[i]]!r}")
+        values = numbers_of(col.levels)
+        bad = np.append(np.isnan(values), False)[col.values]
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{table.where(i, col.name)}: regression needs numeric labels, got "
+                            f"{col.levels[col.values[i]]!r}")
+        col = Column(col.name, "number", np.append(values, np.nan)[col.values])
     y = col.values.reshape(n, -1).astype(dtype)
     return y, None, task, None
 

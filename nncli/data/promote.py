@@ -48,6 +48,8 @@ def promote(table: Table, col: Column, forced: str | None, decimal: str = ".") -
     if ok.all():
         v = np.append(values, np.nan)[col.values]  # code -1 (missing) picks the NaN
         return number_column(col.name, v, table.source, table.first_row)
+    if forced == "label":
+        return col
     counts = np.bincount(col.values[col.values >= 0], minlength=len(col.levels))
     if forced == "number" or counts[ok].sum() > counts.sum() / 2:
         bad = ~np.append(ok, True)[col.values]

@@ -77,7 +77,7 @@ def _force(table: Table, forced: dict) -> Table:
     """Arrays hold numbers (and a text label): a column forced to another kind is refused."""
     for c, kind in forced.items():
         have = table.columns[c].kind
-        if kind and kind != have and not (kind == "bool" and have == "number"):
+        if kind and kind != "label" and kind != have and not (kind == "bool" and have == "number"):
             raise DataError(f"{table.source}: column '{c}' holds {have} values, expected {kind}")
     return table
 
