@@ -148,6 +148,8 @@ def sniff_csv(path: str, head: bytes, delimiter: str | None = None) -> CsvLayout
     if not lines:
         raise DataError(f"{path}: empty file, expected a header row of column names")
     skip = next(k for k, line in enumerate(raw) if line.strip()) + 1
+    # a header line may be one long field when split by the wrong delimiter
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_HEADER_BYTES))
     if delimiter is None:
         delimiter = _guess_delimiter(path, lines)
     header = next(csv.reader(io.StringIO(lines[0]), delimiter=delimiter))

@@ -68,7 +68,14 @@ class Preprocessor:
         return self.fit_blocks(lambda: (X[i:i + rows] for i in range(0, len(X), rows)), X.shape[1], binary)
 
     def fit_blocks(self, blocks: Callable[[], Iterable[np.ndarray]], n_in: int, binary=None) -> Preprocessor:
-        """Fit from the training rows given as blocks (``blocks()`` yields them afresh per pass)."""
+        """Fit from the training rows given as blocks (``blocks()`` yields them afresh per pass).
+
+        Values too large to sum (1e308) give non-finite statistics, which the caller refuses
+        by name; numpy's overflow warnings would only repeat it."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._fit_blocks(blocks, n_in, binary)
+
+    def _fit_blocks(self, blocks, n_in: int, binary) -> Preprocessor:
         if self.degree > 1:
             n_out = math.comb(n_in + self.degree, self.degree) - 1
             if n_out > MAX_POLY_FEATURES:
@@ -124,7 +131,8 @@ class Preprocessor:
     def transform_into(self, X: np.ndarray, out: np.ndarray) -> None:
         """Write the transformed rows of the float64 block ``X`` into ``out`` (any float dtype)."""
         if len(X):
-            out[...] = self._poly(X) * self.scale + self.offset
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused by row, after
+                out[...] = self._poly(X) * self.scale + self.offset
 
     def state_dict(self) -> dict[str, np.ndarray]:
         if self.scale is None:
