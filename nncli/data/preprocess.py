@@ -42,7 +42,8 @@ class Preprocessor:
         self.degree = int(degree)
         self.n_features_in: int | None = None
         self.scale: np.ndarray | None = None
-        self.offset: np.ndarray | None = None
+        self.offset: np.ndarray | None = None  # -center * scale: the same map in one multiply-add
+        self.center: np.ndarray | None = None  # the mean (or minimum); None in runs before 0.3
         self._poly_cache = None
 
     def _poly_features(self, n_in: int):
@@ -84,7 +85,7 @@ class Preprocessor:
         n_out = self._poly(np.zeros((1, n_in))).shape[1]
         keep = np.zeros(n_in, bool) if binary is None else np.asarray(binary, bool)
         keep = self.output_binary(keep)
-        scale, offset = np.ones(n_out), np.zeros(n_out)
+        scale, offset, center = np.ones(n_out), np.zeros(n_out), np.zeros(n_out)
         if self.scaling == "standard":
             n, total = 0, np.zeros(n_out)
             for b in blocks():
@@ -99,7 +100,7 @@ class Preprocessor:
             # as StandardScaler: a (numerically) constant column is not divided by ~0
             constant = var <= n * _EPS * var + (n * mean * _EPS) ** 2
             std[constant | (std < 10 * _EPS)] = 1.0
-            scale, offset = 1.0 / std, -mean / std
+            scale, offset, center = 1.0 / std, -mean / std, mean
         elif self.scaling == "minmax":
             lo, hi = np.full(n_out, np.inf), np.full(n_out, -np.inf)
             for b in blocks():
@@ -110,9 +111,9 @@ class Preprocessor:
             rng = hi - lo
             rng[rng < 10 * _EPS] = 1.0  # as MinMaxScaler: constant columns keep scale 1
             scale = 1.0 / rng
-            offset = -lo * scale
-        scale[keep], offset[keep] = 1.0, 0.0
-        self.scale, self.offset, self.n_features_in = scale, offset, n_in
+            offset, center = -lo * scale, lo
+        scale[keep], offset[keep], center[keep] = 1.0, 0.0, 0.0
+        self.scale, self.offset, self.center, self.n_features_in = scale, offset, center, n_in
         return self
 
     def transform(self, X, dtype="float32") -> np.ndarray:
@@ -132,12 +133,16 @@ class Preprocessor:
         """Write the transformed rows of the float64 block ``X`` into ``out`` (any float dtype)."""
         if len(X):
             with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused by row, after
-                out[...] = self._poly(X) * self.scale + self.offset
+                if self.center is None:  # as the run was trained (x*scale + offset)
+                    out[...] = self._poly(X) * self.scale + self.offset
+                else:  # centred first: a column at 1.6e9 +- 1 keeps its digits
+                    out[...] = (self._poly(X) - self.center) * self.scale
 
     def state_dict(self) -> dict[str, np.ndarray]:
         if self.scale is None:
             raise RuntimeError("Preprocessor.state_dict called before fit")
-        return {
+        extra = {} if self.center is None else {"prep.center": np.asarray(self.center, dtype=np.float64)}
+        return extra | {
             "prep.scaling": np.array(self.scaling),
             "prep.degree": np.array(self.degree, dtype=np.int64),
             "prep.scale": np.asarray(self.scale, dtype=np.float64),
@@ -155,8 +160,10 @@ class Preprocessor:
         p.n_features_in = int(np.asarray(d["prep.n_features_in"]))
         p.scale = np.asarray(d["prep.scale"], dtype=np.float64)
         p.offset = np.asarray(d["prep.offset"], dtype=np.float64)
+        p.center = np.asarray(d["prep.center"], dtype=np.float64) if "prep.center" in d else None
         n_out = p._poly(np.zeros((1, p.n_features_in))).shape[1]
-        if p.scale.shape != (n_out,) or p.offset.shape != (n_out,):
+        if p.scale.shape != (n_out,) or p.offset.shape != (n_out,) or (
+                p.center is not None and p.center.shape != (n_out,)):
             raise DataError(f"preprocessor state: expected scale and offset of length {n_out}, "
                             f"got shapes {p.scale.shape} and {p.offset.shape}")
         return p
