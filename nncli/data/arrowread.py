@@ -17,7 +17,7 @@ import numpy as np
 
 from nncli.data.files import CsvLayout
 from nncli.data.promote import promote
-from nncli.data.table import Column, Table, number_column
+from nncli.data.table import Column, Table
 from nncli.errors import DataError
 
 BLOCK = 1 << 20
@@ -51,14 +51,36 @@ def _arrow_type(pa, kind: str | None, inferred=None):
 
 
 class Collector:
-    """Per-column NumPy chunks (text stays Arrow until the end) from a stream of batches."""
+    """Numbers, booleans and dates go straight into one (rows, columns) float64 matrix; text
+    stays Arrow until the end. The matrix is allocated for an estimate of the rows (pages
+    never written are never resident) and grown if the estimate was short."""
 
-    def __init__(self, names: list[str], types: dict, cancel, max_rows: int | None):
+    def __init__(self, names: list[str], types: dict, cancel, max_rows: int | None, size_hint: int = 0):
+        import pyarrow as pa
+
         self.names, self.types, self.cancel, self.max_rows = names, types, cancel, max_rows
-        self.chunks = {n: [] for n in names}
+        self.numeric = [n for n in names if not pa.types.is_string(types[n])]
+        self.slot = {n: j for j, n in enumerate(self.numeric)}
+        self.text = {n: [] for n in names if n not in self.slot}
+        self.size_hint = size_hint
+        self.matrix = None
         self.n = 0
 
-    def add(self, batch) -> bool:
+    def _room(self, batch_rows: int, batch_bytes: int) -> None:
+        need = self.n + batch_rows
+        if self.matrix is None:
+            guess = need
+            if self.size_hint and batch_bytes:
+                guess = int(self.size_hint / batch_bytes * batch_rows * 1.1) + 1024
+            if self.max_rows is not None:
+                guess = min(guess, self.max_rows)
+            self.matrix = np.empty((max(guess, need), len(self.numeric)))
+        elif need > len(self.matrix):
+            grown = np.empty((max(need, int(len(self.matrix) * 1.5)), len(self.numeric)))
+            grown[:self.n] = self.matrix[:self.n]
+            self.matrix = grown
+
+    def add(self, batch, batch_bytes: int = 0) -> bool:
         """Take one batch; False once max_rows are in."""
         import pyarrow as pa
 
@@ -66,37 +88,48 @@ class Collector:
             raise Cancelled()
         if self.max_rows is not None and self.n + batch.num_rows > self.max_rows:
             batch = batch.slice(0, self.max_rows - self.n)
+        rows = batch.num_rows
+        self._room(rows, batch_bytes)
+        block = self.matrix[self.n:self.n + rows]
         for name, arr in zip(batch.schema.names, batch.columns):
             typ = self.types[name]
-            if pa.types.is_string(typ):
-                self.chunks[name].append(arr if arr.type == pa.string() else arr.cast(pa.string()))
+            if name in self.text:
+                self.text[name].append(arr if arr.type == pa.string() else arr.cast(pa.string()))
                 continue
             if pa.types.is_timestamp(typ):
                 arr = arr.cast(pa.timestamp("s", tz=typ.tz)).cast(pa.int64())
             elif not pa.types.is_floating(arr.type):
                 arr = arr.cast(pa.float64())
-            self.chunks[name].append(np.array(arr.to_numpy(zero_copy_only=False), dtype=np.float64))
-        self.n += batch.num_rows
+            block[:, self.slot[name]] = arr.to_numpy(zero_copy_only=False)
+        self.n += rows
         return self.max_rows is None or self.n < self.max_rows
 
     def table(self, source: str, first_row: int, missing, decimal: str, forced: dict,
               all_names: list[str]) -> Table:
         import pyarrow as pa
 
+        if self.matrix is None:
+            self.matrix = np.empty((0, len(self.numeric)))
+        matrix = self.matrix[:self.n]  # a view: the rows the estimate left over are never touched
+        bad = np.isinf(matrix)
+        if bad.any():
+            i, j = (int(k[0]) for k in np.nonzero(bad))
+            raise DataError(f"{source}: row {i + first_row}, column '{self.numeric[j]}': expected a "
+                            f"finite number, got {matrix[i, j]}")
         cols = {}
         for name in self.names:
-            typ, chunks = self.types[name], self.chunks.pop(name)
-            if pa.types.is_string(typ):
-                cols[name] = _text(name, pa.chunked_array(chunks, pa.string()), missing)
-            else:
-                values = np.concatenate(chunks) if chunks else np.zeros(0)
-                kind = "bool" if pa.types.is_boolean(typ) else "date" if pa.types.is_timestamp(typ) else "number"
-                cols[name] = (number_column(name, values, source, first_row) if kind == "number"
-                              else Column(name, kind, values))
-                if kind == "date":
-                    ok = values[~np.isnan(values)]
-                    cols[name].has_time = bool(np.any(ok % 86400))
-        table = Table(source, cols, self.n, first_row=first_row, names=all_names)
+            typ = self.types[name]
+            if name in self.text:
+                cols[name] = _text(name, pa.chunked_array(self.text.pop(name), pa.string()), missing)
+                continue
+            values = matrix[:, self.slot[name]]
+            kind = "bool" if pa.types.is_boolean(typ) else "date" if pa.types.is_timestamp(typ) else "number"
+            cols[name] = Column(name, kind, values)
+            if kind == "date":
+                ok = values[~np.isnan(values)]
+                cols[name].has_time = bool(np.any(ok % 86400))
+        table = Table(source, cols, self.n, first_row=first_row, names=all_names,
+                      matrix=matrix, slots=dict(self.slot))
         for name in self.names:
             table.columns[name] = promote(table, table.columns[name], forced.get(name), decimal)
         return table
@@ -137,7 +170,10 @@ def read_csv(source, layout: CsvLayout, columns: list[str], forced: dict, missin
     block = max(BLOCK, 8 * layout.header_bytes)
     read_opts = pacsv.ReadOptions(column_names=layout.names, skip_rows=layout.skip_rows,
                                   block_size=block, use_threads=True)
-    parse_opts = pacsv.ParseOptions(delimiter=layout.delimiter, newlines_in_values=True)
+    # quoted line breaks inside cells cost the parser speed: assume none, and read again
+    # allowing them if the file turns out to have some
+    parse_opts = pacsv.ParseOptions(delimiter=layout.delimiter, newlines_in_values=False)
+    size_hint = len(source) if isinstance(source, bytes) else _size(source)
 
     def convert(types):
         return pacsv.ConvertOptions(column_types=types, include_columns=columns, null_values=list(missing),
@@ -152,15 +188,18 @@ def read_csv(source, layout: CsvLayout, columns: list[str], forced: dict, missin
         for c in guess:
             types[c] = _arrow_type(pa, None, first.schema.field(c).type)
         first.close()
-    for _ in range(len(columns) + 1):  # each retry turns one more column into text
+    for _ in range(len(columns) + 2):  # each retry turns one more column into text (or allows line breaks)
         reader = _open(pacsv, src(), read_opts, parse_opts, convert(types), name, source, layout)
-        collect = Collector(columns, types, cancel, max_rows)
+        collect = Collector(columns, types, cancel, max_rows, size_hint)
         try:
             for batch in reader:
-                if not collect.add(batch):
+                if not collect.add(batch, block):
                     break
         except pa.ArrowInvalid as e:
             bad = _bad_column(e, layout, columns)
+            if bad is None and not parse_opts.newlines_in_values and "parse error" in str(e):
+                parse_opts = pacsv.ParseOptions(delimiter=layout.delimiter, newlines_in_values=True)
+                continue
             if bad is None or pa.types.is_string(types[bad]):
                 raise _parse_error(e, name, source, layout) from None
             types[bad] = pa.string()
@@ -169,6 +208,17 @@ def read_csv(source, layout: CsvLayout, columns: list[str], forced: dict, missin
             reader.close()
         return collect.table(name, 2 + layout.skip_rows - 1, missing, layout.decimal, forced, layout.names)
     raise DataError(f"{name}: cannot settle the column types")  # unreachable: one retry per column
+
+
+def _size(path) -> int:
+    """Bytes of text to expect: a compressed file holds several times its size."""
+    import os
+
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        return 0
+    return size * 8 if str(path).lower().endswith(".gz") else size
 
 
 def _open(pacsv, src, read_opts, parse_opts, convert_opts, name, source, layout):
@@ -279,7 +329,9 @@ def read_parquet(path, columns: list[str], forced: dict, missing, *, name: str,
             raise DataError(f"{name}: column '{c}' holds {t}, expected numbers, text, booleans or dates")
         kind = forced.get(c) if forced.get(c) not in (None, "label") else family
         types[c] = _arrow_type(pa, None, t) if kind == family else pa.string()
+    rows = pf.metadata.num_rows if max_rows is None else min(pf.metadata.num_rows, max_rows)
     collect = Collector(columns, types, cancel, max_rows)
+    collect.matrix = np.empty((rows, len(collect.numeric)))
     try:
         for batch in pf.iter_batches(batch_size=1 << 16, columns=columns):
             batch = pa.RecordBatch.from_arrays([_cast(a, types[n]) for a, n in zip(batch.columns, columns)],

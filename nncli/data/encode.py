@@ -109,7 +109,12 @@ class TableEncoder:
 
     # -------------------------------------------------------------- fitting
     def fit(self, table: Table, rows: np.ndarray) -> TableEncoder:
+        fast = [c for c in self.codes if c.type == "number" and c.name in table.slots and self.impute == "mean"]
+        if fast:
+            self._fit_means(table, rows, fast)
         for code in self.codes:
+            if code in fast:
+                continue
             col = table.columns[code.name]
             v = col.values[rows]
             if code.type == "category":
@@ -128,6 +133,27 @@ class TableEncoder:
             else:
                 code.fill = _nanstat(np.nanmean, v)
         return self
+
+    def _fit_means(self, table: Table, rows: np.ndarray, codes: list[Code]) -> None:
+        """Column means ignoring NaN, summed over blocks of whole rows of the table's matrix:
+        one pass, no per-column gather (SimpleImputer's statistics; tests check they agree)."""
+        from nncli.data.preprocess import block_rows
+
+        slots = np.array([table.slots[c.name] for c in codes])
+        total, count, missing = np.zeros(len(codes)), np.zeros(len(codes)), np.zeros(len(codes), bool)
+        step = block_rows(table.matrix.shape[1])
+        for i in range(0, len(rows), step):
+            b = table.matrix[rows[i:i + step]][:, slots]
+            nan = np.isnan(b)
+            if nan.any():
+                missing |= nan.any(axis=0)
+                b = np.where(nan, 0.0, b)
+            total += b.sum(axis=0)
+            count += len(b) - nan.sum(axis=0)
+        mean = np.divide(total, count, out=np.zeros(len(codes)), where=count > 0)
+        for k, c in enumerate(codes):
+            c.fill = mean[k:k + 1]
+            c.indicator = bool(self.indicator and missing[k])
 
     def _fit_category(self, code: Code, col: Column, v: np.ndarray) -> None:
         from sklearn.preprocessing import OneHotEncoder
@@ -237,6 +263,19 @@ class Bound:
         for c in enc.codes:
             if c.type == "category":
                 self.lookups[c.name] = self._lookup(c, table.columns[c.name])
+        # number columns held in the table's matrix: one gather of whole rows per block
+        self.fast, starts, j = [], [], 0
+        for c in enc.codes:
+            if c.type == "number" and c.name in table.slots:
+                self.fast.append(c)
+                starts.append(j)
+            j += len(c.names())
+        self.fast_slots = np.array([table.slots[c.name] for c in self.fast], dtype=np.int64)
+        self.fast_out = np.array(starts, dtype=np.int64)
+        self.fast_fill = np.array([c.fill[0] for c in self.fast])
+        width = table.matrix.shape[1] if table.matrix is not None else -1
+        self.fast_all = (len(self.fast) == self.width == width
+                         and np.array_equal(self.fast_slots, np.arange(width)))
 
     @staticmethod
     def _lookup(c: Code, col: Column) -> np.ndarray:
@@ -259,11 +298,36 @@ class Bound:
             pos[-1] = other_pos
         return pos
 
+    def _fast_block(self, rows: np.ndarray, out: np.ndarray | None):
+        raw = self.table.matrix[rows]  # (len(rows), matrix width): contiguous rows
+        sub = raw if self.fast_all else raw[:, self.fast_slots]
+        nan = np.isnan(sub)
+        if nan.any():
+            if np.isnan(self.fast_fill).any():
+                i, k = (int(x[0]) for x in np.nonzero(nan & np.isnan(self.fast_fill)))
+                raise DataError(f"{self.table.where(rows[i], self.fast[k].name)}: expected a number, got an "
+                                "empty cell (this run was trained without missing values)")
+            sub = np.where(nan, self.fast_fill, sub)
+        if out is None:
+            return sub
+        out[:, self.fast_out] = sub
+        for k, c in enumerate(self.fast):
+            if c.indicator:
+                out[:, self.fast_out[k] + 1] = nan[:, k]
+        return out
+
     def block(self, rows: np.ndarray) -> np.ndarray:
         """(len(rows), width) float64 encoded features of these rows."""
+        if self.fast_all and not any(c.indicator for c in self.fast):
+            return self._fast_block(rows, None)
         out = np.zeros((len(rows), self.width))
+        if self.fast:
+            self._fast_block(rows, out)
         j = 0
         for c in self.enc.codes:
+            if c in self.fast:
+                j += len(c.names())
+                continue
             col = self.table.columns[c.name]
             v = col.values[rows]
             if c.type == "category":

@@ -87,15 +87,20 @@ class Preprocessor:
         keep = self.output_binary(keep)
         scale, offset, center = np.ones(n_out), np.zeros(n_out), np.zeros(n_out)
         if self.scaling == "standard":
-            n, total = 0, np.zeros(n_out)
+            # one pass, blocks combined as Chan, Golub and LeVeque: exact for one block, and
+            # free of the cancellation of sum(x^2) - n mean^2
+            n, mean, m2 = 0, np.zeros(n_out), np.zeros(n_out)
             for b in blocks():
-                total += self._poly(b).sum(axis=0)
-                n += len(b)
-            mean = total / max(n, 1)
-            sq = np.zeros(n_out)
-            for b in blocks():
-                sq += ((self._poly(b) - mean) ** 2).sum(axis=0)
-            var = sq / max(n, 1)
+                z = self._poly(b)
+                if not len(z):
+                    continue
+                mb = z.mean(axis=0)
+                m2b = ((z - mb) ** 2).sum(axis=0)
+                delta, total = mb - mean, n + len(z)
+                mean = mean + delta * (len(z) / total)
+                m2 = m2 + m2b + delta ** 2 * (n * len(z) / total)
+                n = total
+            var = m2 / max(n, 1)
             std = np.sqrt(var)
             # as StandardScaler: a (numerically) constant column is not divided by ~0
             constant = var <= n * _EPS * var + (n * mean * _EPS) ** 2

@@ -32,4 +32,5 @@ def split_rows(labeled: np.ndarray, strat: np.ndarray | None, n_test: int, n_val
     codes = None if strat is None else strat[labeled]
     rest, te = _split(np.arange(n), n_test, codes, _split_seed(seed, 0))
     tr, va = _split(rest, n_val, codes, _split_seed(seed, 1))
-    return {"train": labeled[tr], "validation": labeled[va], "test": labeled[te]}
+    # in file order: blocks of rows are then read from memory in one sweep
+    return {"train": np.sort(labeled[tr]), "validation": np.sort(labeled[va]), "test": np.sort(labeled[te])}

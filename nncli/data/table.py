@@ -61,6 +61,10 @@ class Table:
     n_rows: int
     first_row: int = 1  # the number messages give the first data row (2 in a CSV: the header is row 1)
     names: list[str] = field(default_factory=list)  # every column of the file, read or not
+    # the number, bool and date columns side by side (their values are views of it), so that
+    # a block of rows is one gather; slots: column -> its index in the matrix
+    matrix: np.ndarray | None = None
+    slots: dict = field(default_factory=dict)
 
     def row(self, i: int) -> str:
         return f"row {int(i) + self.first_row}"
@@ -97,6 +101,7 @@ def from_arrays(source: str, X: np.ndarray, names: list[str], label: np.ndarray 
 
     NaN in X means missing, as an empty cell does in a CSV; rows are numbered from 0.
     """
+    X = np.ascontiguousarray(X, dtype=np.float64)
     cols = {n: number_column(n, X[:, k], source, 0) for k, n in enumerate(names)}
     if label is not None:
         label = np.asarray(label)
@@ -108,4 +113,5 @@ def from_arrays(source: str, X: np.ndarray, names: list[str], label: np.ndarray 
                                            np.array(["false", "true"], dtype=object))
         else:
             cols[label_name] = number_column(label_name, label.astype(np.float64), source, 0)
-    return Table(source, cols, len(X), first_row=0, names=list(cols))
+    return Table(source, cols, len(X), first_row=0, names=list(cols), matrix=X,
+                 slots={n: k for k, n in enumerate(names)})
