@@ -127,7 +127,7 @@ def decide_types(table: Table, roles: Roles, opts: DataOptions) -> list[tuple[st
     for name in roles.inputs:
         col = table.columns[name]
         forced = opts.types.get(name)
-        n_missing = int(col.missing().sum())
+        n_missing = table.n_missing(name)
         if n_missing == table.n_rows:
             roles.dropped[name] = "empty in every row"
             continue
@@ -180,7 +180,7 @@ def describe(table: Table, roles: Roles, kept: list[tuple[str, str]], encoder, l
         second.append("dropped: " + ", ".join(f"{c} ({why})" for c, why in list(roles.dropped.items())[:10]))
     if n_unlabeled:
         second.append(f"{n_unlabeled} rows without a label left out")
-    cells = sum(int(table.columns[c].missing().sum()) for c, _ in kept)
+    cells = sum(table.n_missing(c) for c, _ in kept)
     if cells:
         second.append(f"{cells} missing cells imputed ({opts_text(encoder)})")
     return [first] + (["; ".join(second)] if second else [])

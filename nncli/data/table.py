@@ -65,6 +65,15 @@ class Table:
     # a block of rows is one gather; slots: column -> its index in the matrix
     matrix: np.ndarray | None = None
     slots: dict = field(default_factory=dict)
+    _nan_counts: np.ndarray | None = field(default=None, repr=False)
+
+    def n_missing(self, name: str) -> int:
+        """Missing cells of a column (for the matrix's columns: all counted in one sweep)."""
+        if name in self.slots and self.matrix is not None:
+            if self._nan_counts is None:
+                self._nan_counts = np.isnan(self.matrix).sum(axis=0)
+            return int(self._nan_counts[self.slots[name]])
+        return int(self.columns[name].missing().sum())
 
     def row(self, i: int) -> str:
         return f"row {int(i) + self.first_row}"
