@@ -70,7 +70,7 @@ def encode_rows(bound, prep: Preprocessor, rows: np.ndarray, dtype: str, cancel=
     for i in range(0, len(rows), step):
         if cancel is not None and cancel.is_set():
             raise DataError("interrupted")
-        prep.transform_into(bound.block(rows[i:i + step]), out[i:i + step])
+        prep.transform_into(bound.block(rows[i:i + step]), out[i:i + step], own=True)
     return out
 
 
@@ -140,12 +140,15 @@ def _load(dataset, path, params, task, validation, test, prep, subset, seed, dty
     kept = decide_types(table, roles, opts)
     enc = TableEncoder(kept, impute=opts.impute, impute_categories=opts.impute_categories,
                        indicator=opts.missing_indicator, max_categories=opts.max_categories,
-                       min_frequency=opts.min_frequency).fit(table, rows["train"])
-    bound = enc.bind(table)
+                       min_frequency=opts.min_frequency).fit(table, rows["train"], defer_clean=True)
+    bound = enc.bind(table)  # a column without missing cells never reads its fill value
     tr = rows["train"]
     step = block_rows(bound.width)
     prep.fit_blocks(lambda: (bound.block(tr[i:i + step]) for i in range(0, len(tr), step)),
                     bound.width, enc.binary)
+    # the scaler's pass has the training means of the clean number columns: no second pass
+    means = dict(zip(enc.names, prep.mean)) if prep.mean is not None and prep.degree == 1 else None
+    enc.set_means(table, tr, means)
     _check_scaling(prep, enc, table, tr, bound)
     X = {}
     for split in SPLITS:

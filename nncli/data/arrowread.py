@@ -206,6 +206,7 @@ def read_csv(source, layout: CsvLayout, columns: list[str], forced: dict, missin
             continue
         finally:
             reader.close()
+        pa.default_memory_pool().release_unused()  # the batches' memory, back to the system
         return collect.table(name, 2 + layout.skip_rows - 1, missing, layout.decimal, forced, layout.names)
     raise DataError(f"{name}: cannot settle the column types")  # unreachable: one retry per column
 

@@ -108,10 +108,13 @@ class TableEncoder:
         return {c.name: READ_AS[c.type] for c in self.codes}
 
     # -------------------------------------------------------------- fitting
-    def fit(self, table: Table, rows: np.ndarray) -> TableEncoder:
+    def fit(self, table: Table, rows: np.ndarray, defer_clean: bool = False) -> TableEncoder:
+        """Fit on ``rows``. ``defer_clean``: number columns with no missing cell at all get
+        their mean later, from ``set_means`` (the scaler's pass computes the same means)."""
         fast = [c for c in self.codes if c.type == "number" and c.name in table.slots and self.impute == "mean"]
-        if fast:
-            self._fit_means(table, rows, fast)
+        self.pending = [c for c in fast if defer_clean and table.n_missing(c.name) == 0]
+        if len(fast) > len(self.pending):
+            self._fit_means(table, rows, [c for c in fast if c not in self.pending])
         for code in self.codes:
             if code in fast:
                 continue
@@ -134,12 +137,23 @@ class TableEncoder:
                 code.fill = _nanstat(np.nanmean, v)
         return self
 
+    def set_means(self, table: Table, rows: np.ndarray, means: dict | None) -> None:
+        """Means of the deferred columns: from ``means`` (column -> mean) or computed now."""
+        if means is None:
+            self._fit_means(table, rows, self.pending)
+        else:
+            for c in self.pending:
+                c.fill = np.array([means[c.name]])
+        self.pending = []
+
     def _fit_means(self, table: Table, rows: np.ndarray, codes: list[Code]) -> None:
         """Column means ignoring NaN, summed over blocks of whole rows of the table's matrix:
         one pass, no per-column gather (SimpleImputer's statistics; tests check they agree)."""
         from nncli.data.preprocess import block_rows
 
-        slots = np.array([table.slots[c.name] for c in codes])
+        if not codes:
+            return
+        slots = np.array([table.slots[c.name] for c in codes], dtype=np.int64)
         total, count, missing = np.zeros(len(codes)), np.zeros(len(codes)), np.zeros(len(codes), bool)
         step = block_rows(table.matrix.shape[1])
         for i in range(0, len(rows), step):
@@ -272,7 +286,9 @@ class Bound:
             j += len(c.names())
         self.fast_slots = np.array([table.slots[c.name] for c in self.fast], dtype=np.int64)
         self.fast_out = np.array(starts, dtype=np.int64)
-        self.fast_fill = np.array([c.fill[0] for c in self.fast])
+        self.fast_fill = np.array([c.fill[0] if len(c.fill) else 0.0 for c in self.fast])
+        # a table without missing numbers needs no NaN check per block
+        self.fast_clean = all(table.n_missing(c.name) == 0 for c in self.fast)
         width = table.matrix.shape[1] if table.matrix is not None else -1
         self.fast_all = (len(self.fast) == self.width == width
                          and np.array_equal(self.fast_slots, np.arange(width)))
@@ -301,8 +317,8 @@ class Bound:
     def _fast_block(self, rows: np.ndarray, out: np.ndarray | None):
         raw = self.table.matrix[rows]  # (len(rows), matrix width): contiguous rows
         sub = raw if self.fast_all else raw[:, self.fast_slots]
-        nan = np.isnan(sub)
-        if nan.any():
+        nan = np.zeros((0, 0), bool) if self.fast_clean else np.isnan(sub)
+        if not self.fast_clean and nan.any():
             if np.isnan(self.fast_fill).any():
                 i, k = (int(x[0]) for x in np.nonzero(nan & np.isnan(self.fast_fill)))
                 raise DataError(f"{self.table.where(rows[i], self.fast[k].name)}: expected a number, got an "
@@ -312,7 +328,7 @@ class Bound:
             return sub
         out[:, self.fast_out] = sub
         for k, c in enumerate(self.fast):
-            if c.indicator:
+            if c.indicator and nan.size:
                 out[:, self.fast_out[k] + 1] = nan[:, k]
         return out
 

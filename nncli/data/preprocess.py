@@ -44,6 +44,7 @@ class Preprocessor:
         self.scale: np.ndarray | None = None
         self.offset: np.ndarray | None = None  # -center * scale: the same map in one multiply-add
         self.center: np.ndarray | None = None  # the mean (or minimum); None in runs before 0.3
+        self.mean: np.ndarray | None = None  # standard scaling: the training mean of each output
         self._poly_cache = None
 
     def _poly_features(self, n_in: int):
@@ -101,6 +102,7 @@ class Preprocessor:
                 m2 = m2 + m2b + delta ** 2 * (n * len(z) / total)
                 n = total
             var = m2 / max(n, 1)
+            self.mean = mean
             std = np.sqrt(var)
             # as StandardScaler: a (numerically) constant column is not divided by ~0
             constant = var <= n * _EPS * var + (n * mean * _EPS) ** 2
@@ -134,12 +136,17 @@ class Preprocessor:
             self.transform_into(X[i:i + rows], out[i:i + rows])
         return out
 
-    def transform_into(self, X: np.ndarray, out: np.ndarray) -> None:
-        """Write the transformed rows of the float64 block ``X`` into ``out`` (any float dtype)."""
+    def transform_into(self, X: np.ndarray, out: np.ndarray, own: bool = False) -> None:
+        """Write the transformed rows of the float64 block ``X`` into ``out`` (any float dtype).
+        ``own``: X is a temporary the caller gives away (transformed in place, no copies)."""
         if len(X):
             with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused by row, after
                 if self.center is None:  # as the run was trained (x*scale + offset)
                     out[...] = self._poly(X) * self.scale + self.offset
+                elif own and self.degree == 1:
+                    X -= self.center
+                    X *= self.scale
+                    out[...] = X
                 else:  # centred first: a column at 1.6e9 +- 1 keeps its digits
                     out[...] = (self._poly(X) - self.center) * self.scale
 
