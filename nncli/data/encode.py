@@ -32,7 +32,7 @@ READ_AS = {"number": "number", "binary": "bool", "date": "date", "category": "te
 MISSING, OTHER = "(missing)", "(other)"
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: fields hold arrays
 class Code:
     """One input column's fitted encoding."""
 
