@@ -139,7 +139,8 @@ def build(cfg: Config, ds: Dataset, callbacks=(), runs_dir="runs") -> Parts:
     if m.freeze > len(net.blocks):
         raise ConfigError(f"model.freeze: expected at most {len(net.blocks)} layers, got {m.freeze}")
     frozen = [i for b in net.blocks[:m.freeze] for i in b]
-    transfer = load_transfer(net, m.init_from, frozen, runs_dir) if m.init_from else {}
+    names = ds.encoder.names if ds.encoder is not None and ds.preprocessor.degree == 1 else None
+    transfer = load_transfer(net, m.init_from, frozen, runs_dir, names) if m.init_from else {}
     if m.freeze:
         net.freeze(frozen)
     if t.batch_size == 1 and any(layer.kind == "batchnorm" for layer in net.layers):
@@ -163,13 +164,41 @@ def network(cfg: Config, n_in: int, n_out: int, head: str, seed=None) -> Network
                      dtype=np.dtype(cfg.training.dtype), seed=seed if seed is not None else seeds(cfg)[0])
 
 
-def load_transfer(net: Network, run: str, frozen: list[int], runs_dir="runs") -> dict:
+def align_inputs(net: Network, source: dict, base: list[str], names: list[str]) -> str | None:
+    """Rows of the base run's first dense layer re-ordered to this model's input columns, by
+    name: the same columns in another order carry over exactly; a column the base did not
+    have keeps its fresh weights. Returns a note, or None when nothing needed aligning."""
+    if base == names:
+        return None
+    for i, (lname, layer) in enumerate(zip(net.names, net.layers)):
+        own = net.layer_state(i)
+        if "W" not in own:
+            continue
+        W = source.get(f"{lname}.W")
+        if W is None or W.ndim != 2 or W.shape[0] != len(base) or W.shape[1] != own["W"].shape[1]:
+            return None
+        where = {n: k for k, n in enumerate(base)}
+        common = [n for n in names if n in where]
+        if not common:
+            return None
+        aligned = own["W"].copy()
+        for k, n in enumerate(names):
+            if n in where:
+                aligned[k] = W[where[n]]
+        source[f"{lname}.W"] = aligned
+        return f"{lname}: {len(common)} of {len(names)} input columns matched by name"
+    return None
+
+
+def load_transfer(net: Network, run: str, frozen: list[int], runs_dir="runs", names=None) -> dict:
     """Start from another run's weights, layer by layer: a layer is loaded whole when the run
     has a layer of the same name with the same shapes, and otherwise keeps its fresh start (a
     new head). A frozen layer must be loaded: freezing random weights is refused."""
     run_dir = runs.resolve_run(run, runs_dir)
     arrays = runs.load_model_arrays(run_dir)
     source = {k[4:]: v for k, v in arrays.items() if k.startswith("net.")}
+    base = [str(s) for s in arrays["enc.names"]] if "enc.names" in arrays else None
+    aligned = align_inputs(net, source, base, names) if base is not None and names is not None else None
     loaded, fresh = [], []
     for i, (name, layer) in enumerate(zip(net.names, net.layers)):
         own = net.layer_state(i)
@@ -189,8 +218,11 @@ def load_transfer(net: Network, run: str, frozen: list[int], runs_dir="runs") ->
             fresh.append(name)
     if not loaded:
         raise ConfigError(f"model.init_from: no layer of {run_dir} matches this model's shapes")
-    return {"from": str(run_dir), "loaded": loaded, "reinitialized": fresh,
-            "frozen": [net.names[i] for i in frozen]}
+    out = {"from": str(run_dir), "loaded": loaded, "reinitialized": fresh,
+           "frozen": [net.names[i] for i in frozen]}
+    if aligned:
+        out["inputs"] = aligned
+    return out
 
 
 def targets(parts: Parts, ds: Dataset, y: np.ndarray) -> np.ndarray:

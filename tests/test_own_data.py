@@ -234,3 +234,30 @@ def test_sample_weights_column_changes_the_fit(tmp_path, nncli):
     write(tmp_path / "w.csv", "x,y,w\n1,1,2\n2,0,-1\n3,1,1\n4,0,1\n")
     r = nncli("train", cfg, "--runs-dir", tmp_path / "runs", "--quiet")
     assert r.code == 4 and "row 3, column 'w': expected a sample weight >= 0, got -1" in r.err
+
+
+def test_transfer_learning_finds_input_columns_by_name(tmp_path, nncli):
+    """A base trained on columns a, b, c starts a model whose file has them as c, a, b: the
+    first layer's rows follow the names, so the carried-over model predicts the same."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(150, 3))
+    y = np.where(X[:, 0] - X[:, 2] > 0, "p", "q")
+    rows = [f"{a:.5f},{b:.5f},{c:.5f},{t}\n" for (a, b, c), t in zip(X, y)]
+    write(tmp_path / "abc.csv", "a,b,c,y\n" + "".join(rows))
+    write(tmp_path / "cab.csv", "c,a,b,y\n" + "".join(f"{r.split(',')[2]},{r.split(',')[0]},{r.split(',')[1]},"
+                                                    f"{r.split(',')[3]}" for r in rows))
+    base_cfg = write(tmp_path / "base.yaml", "data: {path: abc.csv, scaling: none}\ntraining: {epochs: 20}\n")
+    r = nncli("train", base_cfg, "--runs-dir", tmp_path / "runs", "--quiet")
+    assert r.code == 0, r.err
+    base = r.out.strip()
+    cfg = write(tmp_path / "ft.yaml", f"data: {{path: cab.csv, scaling: none}}\nmodel: {{init_from: {base}, freeze: 2}}\n"
+                                      "training: {epochs: 1}\noptimizer: {name: sgd, lr: 1.0e-12}\n")
+    r = nncli("train", cfg, "--runs-dir", tmp_path / "runs", "--quiet", "--json")
+    assert r.code == 0, r.err
+    summary = json.loads(r.out)
+    assert summary["transfer"]["inputs"] == "dense0: 3 of 3 input columns matched by name"
+    ours = rows_of(nncli("predict", summary["dir"], "--input", tmp_path / "abc.csv").out)
+    theirs = rows_of(nncli("predict", base, "--input", tmp_path / "abc.csv").out)
+    assert [r["prediction"] for r in ours] == [r["prediction"] for r in theirs]
+    # the same sums in another order: equal to float32 rounding
+    np.testing.assert_allclose([float(r["p_p"]) for r in ours], [float(r["p_p"]) for r in theirs], atol=3e-6)
