@@ -58,5 +58,5 @@ def split_rows(labeled: np.ndarray, strat: np.ndarray | None, n_test: int, n_val
     codes = None if strat is None else strat[labeled]
     rest, te = _split(np.arange(n), n_test, codes, _split_seed(seed, 0))
     tr, va = _split(rest, n_val, codes, _split_seed(seed, 1))
-    # in file order: blocks of rows are then read from memory in one sweep
-    return {"train": np.sort(labeled[tr]), "validation": np.sort(labeled[va]), "test": np.sort(labeled[te])}
+    # in the order the split draws them (the training loop's batches depend on it)
+    return {"train": labeled[tr], "validation": labeled[va], "test": labeled[te]}
