@@ -63,6 +63,19 @@ class Dataset:
         return out
 
 
+def import_reader(path) -> None:
+    """Import the parser a data file needs (pyarrow for CSV and Parquet) now, so that the
+    caller can count it as import time rather than as reading."""
+    from nncli.data.names import file_type
+
+    kind = file_type(path) if path is not None else None
+    if kind in ("csv", "parquet"):
+        import pyarrow.compute  # noqa: F401
+        import pyarrow.csv  # noqa: F401
+    if kind == "parquet":
+        import pyarrow.parquet  # noqa: F401
+
+
 def encode_rows(bound, prep: Preprocessor, rows: np.ndarray, dtype: str, cancel=None) -> np.ndarray:
     """(len(rows), n_features_out) model inputs of these table rows, block by block."""
     out = np.empty((len(rows), len(prep.scale)), dtype=dtype)
