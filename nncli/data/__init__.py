@@ -153,9 +153,10 @@ def _load(dataset, path, params, task, validation, test, prep, subset, seed, dty
     kept = decide_types(table, roles, opts)
     enc = TableEncoder(kept, impute=opts.impute, impute_categories=opts.impute_categories,
                        indicator=opts.missing_indicator, max_categories=opts.max_categories,
-                       min_frequency=opts.min_frequency).fit(table, rows["train"], defer_clean=True)
+                       min_frequency=opts.min_frequency)
+    tr = np.sort(rows["train"])  # statistics do not depend on the order; memory reads in order are faster
+    enc.fit(table, tr, defer_clean=True)
     bound = enc.bind(table)  # a column without missing cells never reads its fill value
-    tr = rows["train"]
     step = block_rows(bound.width)
     prep.fit_blocks(lambda: (bound.block(tr[i:i + step]) for i in range(0, len(tr), step)),
                     bound.width, enc.binary)

@@ -185,15 +185,11 @@ def read_csv(source, layout: CsvLayout, columns: list[str], forced: dict, missin
 
     forced = {c: k for c, k in forced.items() if k}
     types = {c: _arrow_type(pa, forced[c]) for c in columns if forced.get(c) not in (None, "label")}
-    guess = [c for c in columns if c not in types]
-    if guess:
-        first = _open(pacsv, src(), read_opts, parse_opts, convert(dict(types)), name, source, layout)
-        for c in guess:
-            types[c] = _arrow_type(pa, None, first.schema.field(c).type)
-        first.close()
-    for _ in range(len(columns) + 2):  # each retry turns one more column into text (or allows line breaks)
+    for _ in range(2 * len(columns) + 2):  # each retry settles one more column (or allows line breaks)
+        # the other columns' types come from the stream's first block
         reader = _open(pacsv, src(), read_opts, parse_opts, convert(types), name, source, layout)
-        collect = Collector(columns, types, cancel, max_rows, size_hint)
+        seen = {c: types.get(c) or _arrow_type(pa, None, reader.schema.field(c).type) for c in columns}
+        collect = Collector(columns, seen, cancel, max_rows, size_hint)
         try:
             for batch in reader:
                 if not collect.add(batch, block):
@@ -203,9 +199,11 @@ def read_csv(source, layout: CsvLayout, columns: list[str], forced: dict, missin
             if bad is None and not parse_opts.newlines_in_values and "parse error" in str(e):
                 parse_opts = pacsv.ParseOptions(delimiter=layout.delimiter, newlines_in_values=True)
                 continue
-            if bad is None or pa.types.is_string(types[bad]):
+            if bad is None or pa.types.is_string(types.get(bad) or pa.null()):
                 raise _parse_error(e, name, source, layout) from None
-            types[bad] = pa.string()
+            first = reader.schema.field(bad).type
+            # whole numbers in the first block, a fraction later: numbers; anything else: text
+            types[bad] = pa.float64() if pa.types.is_integer(first) and bad not in types else pa.string()
             continue
         finally:
             reader.close()
