@@ -159,3 +159,29 @@ def test_column_roles_are_checked_together(tmp_path):
         load(tmp_path / "d.csv", options=DataOptions(features=["a", "c"], drop=["bb"]))
     d = load(tmp_path / "d.csv", options=DataOptions(features=["b"], id="id"))
     assert d.feature_names == ["b"] and d.info["dropped"]["a"] == "not in data.features"
+
+
+def test_splits_equal_scikit_learns_train_test_split():
+    """The split gathers indices with NumPy but draws exactly as train_test_split does."""
+    from sklearn.model_selection import train_test_split
+
+    from nncli.data.splits import _split
+
+    rng = np.random.default_rng(0)
+    for trial in range(40):
+        n = int(rng.integers(10, 400))
+        y = rng.integers(0, int(rng.integers(2, 5)), n)
+        idx = np.arange(n) * 3
+        n_out = int(rng.integers(1, n // 2))
+        seed = int(rng.integers(0, 2**31))
+        codes = np.zeros(3 * n, int)
+        codes[idx] = y
+        try:
+            expected = train_test_split(idx, test_size=n_out, random_state=seed, stratify=y)
+        except ValueError:  # a class too small: both fall back to a plain shuffle
+            expected = train_test_split(idx, test_size=n_out, random_state=seed)
+        for strat in (codes, None):
+            got = _split(idx, n_out, strat, seed)
+            if strat is None:
+                expected = train_test_split(idx, test_size=n_out, random_state=seed)
+            assert all(np.array_equal(a, b) for a, b in zip(got, expected)), trial
