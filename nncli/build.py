@@ -15,7 +15,7 @@ import numpy as np
 
 from nncli import runs
 from nncli.config import Config
-from nncli.data import Dataset, load_dataset
+from nncli.data import DataOptions, Dataset, load_dataset
 from nncli.data.datasets import param_problems
 from nncli.data.names import DATASETS, GENERATORS
 from nncli.errors import ConfigError, RunError
@@ -96,6 +96,14 @@ def class_weights(cfg: Config, ds: Dataset) -> np.ndarray | None:
     return weights[ds.y_train]
 
 
+def sample_weights(cfg: Config, ds: Dataset) -> np.ndarray | None:
+    """Per training row: the class weight times the row's own weight (data.weight)."""
+    cw = class_weights(cfg, ds)
+    if ds.sample_weight is None:
+        return cw
+    return ds.sample_weight if cw is None else cw * ds.sample_weight
+
+
 def optimizer(cfg: Config, net: Network):
     """The config's optimizer over the network's trainable parameters: the section's own
     fields go to the constructor by name (an unknown one raises)."""
@@ -157,7 +165,8 @@ def build(cfg: Config, ds: Dataset, callbacks=(), runs_dir="runs") -> Parts:
     if m.freeze > len(net.blocks):
         raise ConfigError(f"model.freeze: expected at most {len(net.blocks)} layers, got {m.freeze}")
     frozen = [i for b in net.blocks[:m.freeze] for i in b]
-    transfer = load_transfer(net, m.init_from, frozen, runs_dir) if m.init_from else {}
+    names = ds.encoder.names if ds.encoder is not None and ds.preprocessor.degree == 1 else None
+    transfer = load_transfer(net, m.init_from, frozen, runs_dir, names) if m.init_from else {}
     if m.freeze:
         net.freeze(frozen)
     if t.batch_size == 1 and any(layer.kind == "batchnorm" for layer in net.layers):
@@ -167,7 +176,7 @@ def build(cfg: Config, ds: Dataset, callbacks=(), runs_dir="runs") -> Parts:
         batch_size=None if t.batch_size == "full" else t.batch_size, shuffle=t.shuffle,
         task=ds.task, l1=cfg.regularization.l1, l2=cfg.regularization.l2, clip_norm=cfg.optimizer.clip_norm,
         early_stopping=early_stopping(cfg, ds), rng=np.random.default_rng(shuffle_seed), callbacks=callbacks)
-    return Parts(net, trainer, class_weights(cfg, ds), n_out, head, loss_name, transfer)
+    return Parts(net, trainer, sample_weights(cfg, ds), n_out, head, loss_name, transfer)
 
 
 def network(cfg: Config, n_in: int, n_out: int, head: str, seed=None) -> Network:
@@ -180,13 +189,41 @@ def network(cfg: Config, n_in: int, n_out: int, head: str, seed=None) -> Network
                      dtype=np.dtype(cfg.training.dtype), seed=seed if seed is not None else seeds(cfg)[0])
 
 
-def load_transfer(net: Network, run: str, frozen: list[int], runs_dir="runs") -> dict:
+def align_inputs(net: Network, source: dict, base: list[str], names: list[str]) -> str | None:
+    """Rows of the base run's first dense layer re-ordered to this model's input columns, by
+    name: the same columns in another order carry over exactly; a column the base did not
+    have keeps its fresh weights. Returns a note, or None when nothing needed aligning."""
+    if base == names:
+        return None
+    for i, (lname, layer) in enumerate(zip(net.names, net.layers)):
+        own = net.layer_state(i)
+        if "W" not in own:
+            continue
+        W = source.get(f"{lname}.W")
+        if W is None or W.ndim != 2 or W.shape[0] != len(base) or W.shape[1] != own["W"].shape[1]:
+            return None
+        where = {n: k for k, n in enumerate(base)}
+        common = [n for n in names if n in where]
+        if not common:
+            return None
+        aligned = own["W"].copy()
+        for k, n in enumerate(names):
+            if n in where:
+                aligned[k] = W[where[n]]
+        source[f"{lname}.W"] = aligned
+        return f"{lname}: {len(common)} of {len(names)} input columns matched by name"
+    return None
+
+
+def load_transfer(net: Network, run: str, frozen: list[int], runs_dir="runs", names=None) -> dict:
     """Start from another run's weights, layer by layer: a layer is loaded whole when the run
     has a layer of the same name with the same shapes, and otherwise keeps its fresh start (a
     new head). A frozen layer must be loaded: freezing random weights is refused."""
     run_dir = runs.resolve_run(run, runs_dir)
     arrays = runs.load_model_arrays(run_dir)
     source = {k[4:]: v for k, v in arrays.items() if k.startswith("net.")}
+    base = [str(s) for s in arrays["enc.names"]] if "enc.names" in arrays else None
+    aligned = align_inputs(net, source, base, names) if base is not None and names is not None else None
     loaded, fresh = [], []
     for i, (name, layer) in enumerate(zip(net.names, net.layers)):
         own = net.layer_state(i)
@@ -206,8 +243,11 @@ def load_transfer(net: Network, run: str, frozen: list[int], runs_dir="runs") ->
             fresh.append(name)
     if not loaded:
         raise ConfigError(f"model.init_from: no layer of {run_dir} matches this model's shapes")
-    return {"from": str(run_dir), "loaded": loaded, "reinitialized": fresh,
-            "frozen": [net.names[i] for i in frozen]}
+    out = {"from": str(run_dir), "loaded": loaded, "reinitialized": fresh,
+           "frozen": [net.names[i] for i in frozen]}
+    if aligned:
+        out["inputs"] = aligned
+    return out
 
 
 BATCH_NORM_OF_ONE = ("training.batch_size: batch norm needs batches of at least 2 samples "
@@ -259,15 +299,41 @@ def check(cfg: Config, runs_dir="runs") -> None:
 
 
 def targets(parts: Parts, ds: Dataset, y: np.ndarray) -> np.ndarray:
+    """What the network is trained on: class codes or one-hot rows; regression targets as the
+    dataset's target scaler maps them (z-scores by default)."""
     if ds.task == "classification":
         return classification_targets(y, parts.loss_name, parts.n_out)
-    return y
+    return ds.target.transform(y)
 
 
-def load_data(cfg: Config) -> Dataset:
+def target_scaling(cfg: Config) -> str:
+    """standard or none for a regression target: auto standardizes unless the output head
+    bounds the network's outputs (a sigmoid cannot reach a z-score of 2)."""
+    ts, head = cfg.data.target_scaling, cfg.model.output
+    if ts == "standard" and head not in ("auto", "identity"):
+        raise ConfigError(f"data.target_scaling: standard targets need an unbounded output; model.output "
+                          f"is {head} (set data.target_scaling: none, or model.output: identity)")
+    if ts == "auto":
+        return "standard" if head in ("auto", "identity") else "none"
+    return ts
+
+
+def data_options(cfg: Config) -> DataOptions:
+    d = cfg.data
+    return DataOptions(label=d.label, features=list(d.features) if d.features is not None else None,
+                       drop=list(d.drop), id=d.id, weight=d.weight, types=dict(d.types),
+                       missing_values=tuple(d.missing_values), impute=d.impute,
+                       impute_categories=d.impute_categories, missing_indicator=d.missing_indicator,
+                       max_categories=d.max_categories, min_frequency=d.min_frequency, dates=d.dates,
+                       delimiter=d.delimiter)
+
+
+def load_data(cfg: Config, stop=None) -> Dataset:
+    """The config's data, split and encoded; ``stop()`` is asked while it loads (Ctrl-C)."""
     d = cfg.data
     return load_dataset(dataset=d.dataset, path=d.path, label=d.label, params=dict(d.params),
                         task=d.task, validation=d.validation, test=d.test, scaling=d.scaling,
                         polynomial=d.polynomial, subset=d.subset, seed=cfg.seed,
-                        dtype=cfg.training.dtype)
+                        dtype=cfg.training.dtype, options=data_options(cfg),
+                        target_scaling=target_scaling(cfg), stop=stop)
 

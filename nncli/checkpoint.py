@@ -9,6 +9,10 @@ history as a number table and the rest of the trainer's state as JSON in ``train
 
 Format 1 is nncli 0.1.0 (no ``format`` array): its model files load unchanged (same keys);
 its checkpoints cannot be resumed (every random stream now has its own state).
+Model format 3 adds the data pipeline (``enc.*``: how each input column is encoded, see
+``nncli/data/encode.py``; ``target.*``: regression target scaling) and the split
+(``split.train|validation|test``: row numbers in the data file); meta gains the data file's
+fingerprint. Formats 1 and 2 read as numbers-only inputs with unscaled targets.
 """
 
 from __future__ import annotations
@@ -19,11 +23,11 @@ import numpy as np
 
 from nncli.errors import FormatError, RunError
 
-MODEL_FORMAT = 2
+MODEL_FORMAT = 3
 CHECKPOINT_FORMAT = 2
-READS_MODEL = (1, 2)
+READS_MODEL = (1, 2, 3)
 READS_CHECKPOINT = (2,)
-_VERSIONS = {1: "nncli 0.1", 2: "nncli 0.2"}
+_VERSIONS = {1: "nncli 0.1", 2: "nncli 0.2", 3: "nncli 0.3"}
 
 
 def file_format(arrays: dict, path) -> int:

@@ -1,19 +1,34 @@
-"""Reuse a saved run: rebuild its model from the run directory alone, then score or predict."""
+"""Reuse a saved run: rebuild its model and data pipeline from the run directory alone, then
+score or predict.
+
+Columns are found by name, in any order; other columns are ignored; every column the run needs
+and a file lacks is named in one error. ``evaluate`` without a file scores exactly the test
+rows the run recorded, after checking that the data file has not changed since.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from nncli import runs
-from nncli.build import load_data, network
+from nncli.build import network
 from nncli.checkpoint import file_format
 from nncli.config import Config, parse_yaml, read_config_text, validate
 from nncli.config.migrate import migrate
-from nncli.data import Preprocessor, read_features_csv, read_raw
+from nncli.data import check_finite, encode_rows
+from nncli.data.columns import missing_columns
+from nncli.data.encode import TableEncoder
+from nncli.data.files import fingerprint
+from nncli.data.labels import encode_labels, label_rows
+from nncli.data.preprocess import Preprocessor
+from nncli.data.source import open_source
+from nncli.data.splits import split_rows
+from nncli.data.target import TargetScaler
+from nncli.data.worker import run_interruptibly
 from nncli.errors import DataError, RunError
 from nncli.nn import Network, make_loss
 
@@ -27,6 +42,9 @@ class Loaded:
     classes: np.ndarray | None
     loss: object
     format: int = 2
+    encoder: TableEncoder | None = None
+    target: TargetScaler = field(default_factory=TargetScaler)
+    split: dict = field(default_factory=dict)  # split -> row numbers (format 3)
 
 
 def load_run_config(run_dir: Path, run_format: int) -> Config:
@@ -47,45 +65,159 @@ def load_run(run: str, runs_dir: str | Path = "runs") -> tuple[Path, Loaded]:
         net = network(cfg, meta["n_in"], meta["n_out"], meta["output"])
         net.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("net.")})
         prep = Preprocessor.from_state_dict(arrays)
+        enc = (TableEncoder.from_state_dict(arrays) if "enc.columns" in arrays
+               else TableEncoder.numbers(list(meta["feature_names"])))
+        if len(enc.names) != prep.n_features_in:
+            raise ValueError(f"{len(enc.names)} encoded inputs for a preprocessor of {prep.n_features_in}")
+        target = TargetScaler.from_state_dict(arrays)
+        split = {k[6:]: np.asarray(v, np.int64) for k, v in arrays.items() if k.startswith("split.")}
     except (KeyError, ValueError, TypeError, DataError) as e:
         raise RunError(f"{model_file}: corrupt or not an nncli model ({e})") from e
     return run_dir, Loaded(cfg, net, prep, meta, arrays.get("classes"),
-                           make_loss(meta["loss"], cfg.loss.huber_delta), fmt)
+                           make_loss(meta["loss"], cfg.loss.huber_delta), fmt, enc, target, split)
 
 
-def _encode_labels(y, classes, source) -> np.ndarray:
-    lookup = {str(c): i for i, c in enumerate(classes)}
-    y = np.asarray(y).reshape(-1)
-    keys = [str(v.item() if hasattr(v, "item") else v) for v in y]
-    keys = [k[:-2] if k.endswith(".0") and k[:-2] in lookup else k for k in keys]
-    unknown = sorted({k for k in keys if k not in lookup})
-    if unknown:
-        raise DataError(f"{source}: label {unknown[0]!r} is not a class the model knows "
-                        f"({', '.join(lookup)})")
-    return np.array([lookup[k] for k in keys])
+# ---------------------------------------------------------------- reading a file for a run
+def _open(lr: Loaded, path, stream=None, regular=False, cancel=None):
+    d = lr.cfg.data
+    return open_source(path=path, dataset=None if path else d.dataset, params=dict(d.params), seed=lr.cfg.seed,
+                       stream=stream, delimiter=d.delimiter, missing=d.missing_values, regular=regular,
+                       cancel=cancel)
 
 
-def evaluate(run: str, data_file: str | None = None, runs_dir: str | Path = "runs") -> dict:
-    """Score a saved run on its test split (recreated from the seed) or on another file."""
+def _read(lr: Loaded, src, need_label: bool, run_dir: Path, cancel=None):
+    """(table, label name or None): the run's input columns by name (and the label)."""
+    inputs = lr.encoder.columns
+    # the label: an .npz's own array; else the column the run learned from (a built-in dataset's
+    # label has no column name: the file's last column, as in training)
+    label = src.label_name or lr.cfg.data.label or lr.meta.get("label") or None
+    if need_label and label is None:
+        label = src.names[-1]
+    wanted = [(c, "") for c in inputs] + ([(label, "label")] if need_label else [])
+    what = (f"run {run_dir.name} expects input column{'s' if len(inputs) > 1 else ''} "
+            f"{', '.join(inputs[:20])}{' ...' if len(inputs) > 20 else ''}"
+            + (f" and the label '{label}'" if need_label else ""))
+    missing_columns(src.name, wanted, src.names, what)
+    kinds = dict(lr.encoder.read_as())
+    id_col = lr.meta.get("id")
+    if id_col and id_col in src.names and id_col not in kinds:
+        kinds[id_col] = "text"
+    if need_label:
+        kinds[label] = "label"
+    table = src.read([c for c in src.names if c in kinds], kinds, cancel=cancel)
+    return table, (label if need_label else None)
+
+
+def _inputs(lr: Loaded, table, rows: np.ndarray, cancel=None):
+    bound = lr.encoder.bind(table)
+    X = encode_rows(bound, lr.prep, rows, lr.cfg.training.dtype, cancel)
+    check_finite(X, rows, table, lr.encoder.names, "this model")
+    return X, bound
+
+
+def _outputs(lr: Loaded, X: np.ndarray, rows: np.ndarray, table) -> np.ndarray:
+    out = lr.net.predict(X)
+    bad = ~np.isfinite(out).all(axis=1)
+    if bad.any():
+        shown = ", ".join(table.row(rows[i]) for i in np.flatnonzero(bad)[:5])
+        raise DataError(f"{table.source}: {shown}: the model's output is not finite for these inputs; "
+                        "expected values of the size it was trained on")
+    return out
+
+
+def _probabilities(p: np.ndarray) -> np.ndarray:
+    """Rows of class probabilities in float64 that sum to 1 (one sigmoid column -> two)."""
+    p = p.astype(np.float64)
+    if p.shape[1] == 1:
+        p = np.hstack([1 - p, p])
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def _unseen(bound) -> dict:
+    return {c: dict(counter.most_common()) for c, counter in bound.unseen.items()}
+
+
+# ---------------------------------------------------------------- evaluate
+def _test_rows(lr: Loaded, run_dir: Path, cancel):
+    """(table, label, rows, source text) of the run's own test split."""
+    d, recorded = lr.cfg.data, lr.meta.get("data") or {}
+    if d.path is not None and recorded.get("sha256"):
+        now = fingerprint(d.path) if Path(d.path).exists() else None
+        if now is None:
+            raise DataError(f"{d.path}: no such file; run {run_dir.name} was trained on it (score another "
+                            "file with --data FILE)")
+        if (now["size"], now["sha256"]) != (recorded["size"], recorded["sha256"]):
+            raise DataError(f"{d.path}: the file changed since run {run_dir.name} was trained on it "
+                            f"({recorded['size']} -> {now['size']} bytes, sha256 {recorded['sha256'][:12]} -> "
+                            f"{now['sha256'][:12]}); its test rows cannot be found again: restore the file, "
+                            "or score it with --data FILE")
+    src = _open(lr, d.path, regular=True, cancel=cancel)
+    if d.path is None and recorded.get("sha256") and src.fingerprint()["sha256"] != recorded["sha256"]:
+        raise DataError(f"{d.dataset}: the dataset differs from the one run {run_dir.name} was trained on "
+                        "(another scikit-learn version?); score a saved file with --data FILE")
+    table, label = _read(lr, src, True, run_dir, cancel)
+    if "test" in lr.split:
+        rows = lr.split["test"]
+        if len(rows) and rows.max() >= table.n_rows:
+            raise DataError(f"{src.name}: run {run_dir.name} recorded test rows up to "
+                            f"{int(rows.max())} but the data has {table.n_rows} rows")
+    else:  # runs written before splits were recorded: the split again, from the seed
+        subset = d.subset or table.n_rows
+        n = min(subset, table.n_rows)
+        col, labeled = label_rows(table, label)
+        labeled = labeled[labeled < n]
+        _, _, _, strat = encode_labels(table, col, labeled, lr.meta["task"], "float64")
+        n_test = int(np.ceil(d.test * len(labeled))) if d.test > 0 else 0
+        n_val = int(np.ceil(d.validation * len(labeled))) if d.validation > 0 else 0
+        rows = split_rows(labeled, strat, n_test, n_val, lr.cfg.seed)["test"]
+    if len(rows) == 0:
+        raise DataError(f"{run_dir}: the run has no test split (data.test: 0); pass --data FILE")
+    return table, label, rows, f"test split of {src.name}"
+
+
+def _labels(lr: Loaded, table, label: str, rows: np.ndarray) -> np.ndarray:
+    col = table.columns[label]
+    if lr.meta["task"] == "classification":
+        lookup = {str(c): i for i, c in enumerate(lr.classes)}
+        keys = [k[:-2] if k.endswith(".0") and k[:-2] in lookup else k for k in
+                (col.cells(rows) if col.kind != "bool" else ["true" if v else "false" for v in col.values[rows]])]
+        unknown = sorted({k for k in keys if k not in lookup})
+        if unknown:
+            raise DataError(f"{table.source}: label {unknown[0]!r} is not a class the model knows "
+                            f"({', '.join(lookup)})")
+        return np.array([lookup[k] for k in keys], dtype=np.int64)
+    if col.kind != "number":
+        raise DataError(f"{table.source}: column '{label}' holds {col.kind} values; the run predicts numbers")
+    return col.values[rows].reshape(len(rows), -1).astype(lr.cfg.training.dtype)
+
+
+def evaluate(run: str, data_file: str | None = None, runs_dir: str | Path = "runs", stop=None) -> dict:
+    """Score a saved run on its recorded test rows, or on another file (columns by name)."""
+    run_dir, lr = load_run(run, runs_dir)
+
+    def work(cancel):
+        if data_file is None:
+            table, label, rows, source = _test_rows(lr, run_dir, cancel)
+            dropped = 0
+        else:
+            src = _open(lr, data_file, cancel=cancel)
+            table, label = _read(lr, src, True, run_dir, cancel)
+            rows = label_rows(table, label)[1]
+            dropped, source = table.n_rows - len(rows), src.name
+        X, bound = _inputs(lr, table, rows, cancel)
+        return _scores(lr, run_dir, source, X, _labels(lr, table, label, rows), rows, table, bound, dropped)
+
+    return run_interruptibly(work, stop)
+
+
+def _scores(lr, run_dir, source, X, y, rows, table, bound, dropped) -> dict:
     from sklearn import metrics
 
-    run_dir, lr = load_run(run, runs_dir)
+    out = _outputs(lr, X, rows, table)
     task = lr.meta["task"]
-    if data_file is None:
-        ds = load_data(lr.cfg)
-        if len(ds.X_test) == 0:
-            raise DataError(f"{run_dir}: the run has no test split (data.test: 0); pass --data FILE")
-        X, y, source = ds.X_test, ds.y_test, f"test split of {ds.source}"
-    else:
-        X, y_raw, _, source = read_raw(dataset=None, path=data_file, label=lr.cfg.data.label, params={},
-                                       seed=lr.cfg.seed)
-        X = lr.prep.transform(X, lr.cfg.training.dtype)
-        if task == "classification":
-            y = _encode_labels(y_raw, lr.classes, source)
-        else:
-            y = np.asarray(y_raw, np.float64).reshape(len(X), -1)
-    out = lr.net.predict(X)
     result = {"run": str(run_dir), "data": source, "task": task, "samples": int(len(X))}
+    if dropped:
+        result["rows_without_label"] = int(dropped)
     if task == "classification":
         proba = _probabilities(lr.loss.link(out))
         pred = proba.argmax(axis=1)
@@ -100,33 +232,65 @@ def evaluate(run: str, data_file: str | None = None, runs_dir: str | Path = "run
             confusion_matrix=metrics.confusion_matrix(y, pred, labels=labels).tolist(),
             classes=[str(c) for c in lr.classes])
     else:
-        y = y.reshape(len(out), -1)
-        mse = float(metrics.mean_squared_error(y, out))
-        result.update(mse=mse, rmse=mse ** 0.5, mae=float(metrics.mean_absolute_error(y, out)),
-                      r2=float(metrics.r2_score(y, out)))
+        pred = lr.target.inverse(out)
+        mse = float(metrics.mean_squared_error(y, pred))
+        result.update(mse=mse, rmse=mse ** 0.5, mae=float(metrics.mean_absolute_error(y, pred)),
+                      r2=float(metrics.r2_score(y, pred)))
+    if bound.unseen:
+        result["unseen_categories"] = _unseen(bound)
     return result
 
 
-def _probabilities(p: np.ndarray) -> np.ndarray:
-    """Rows of class probabilities in float64 that sum to 1 (one sigmoid column -> two)."""
-    p = p.astype(np.float64)
-    if p.shape[1] == 1:
-        p = np.hstack([1 - p, p])
-    return p / p.sum(axis=1, keepdims=True)
+# ---------------------------------------------------------------- predict
+@dataclass
+class Predictions:
+    columns: dict  # name -> list or array, one entry per input row, in output order
+    probabilities: list[str]  # the columns that hold probabilities (rounded in text formats)
+    notes: list[str]
+    dtype: str  # the model's float type (values are written with its precision)
+    n: int
 
 
-def predict(run: str, input_file: str, runs_dir: str | Path = "runs") -> tuple[list[str], list[list]]:
-    """(header, rows) of predictions for a CSV of features: class and probabilities, or values."""
+def predict(run: str, input_file: str, runs_dir: str | Path = "runs", stream=None, stop=None) -> Predictions:
+    """Predictions for every row of a CSV, Parquet or .npz file (``-``: CSV on ``stream``)."""
     run_dir, lr = load_run(run, runs_dir)
-    X = read_features_csv(input_file, lr.meta["feature_names"], lr.cfg.data.label)
-    out = lr.net.predict(lr.prep.transform(X, lr.cfg.training.dtype))
+
+    def work(cancel):
+        src = _open(lr, input_file, stream=stream, cancel=cancel)
+        table, _ = _read(lr, src, False, run_dir, cancel)
+        rows = np.arange(table.n_rows)
+        if not len(rows):
+            raise DataError(f"{src.name}: no data rows after the header, expected at least one row to predict")
+        X, bound = _inputs(lr, table, rows, cancel)
+        return _predictions(lr, table, X, rows, bound)
+
+    return run_interruptibly(work, stop)
+
+
+def _predictions(lr: Loaded, table, X, rows, bound) -> Predictions:
+    out = _outputs(lr, X, rows, table)
+    cols, notes = {}, []
+    id_col = lr.meta.get("id")
+    if id_col:
+        if id_col in table.columns:
+            cols[id_col] = table.columns[id_col].cells(rows)
+        else:
+            notes.append(f"{table.source}: no '{id_col}' column (the run's data.id): predictions follow "
+                         "the input's row order")
+    probs = []
     if lr.meta["task"] == "classification":
         proba = _probabilities(lr.loss.link(out))
-        pred = lr.classes[proba.argmax(axis=1)]
-        header = ["prediction"] + [f"p_{c}" for c in lr.classes]
-        rows = [[p.item() if hasattr(p, "item") else p] + [float(v) for v in row]
-                for p, row in zip(pred, proba)]
+        cols["prediction"] = [c.item() if hasattr(c, "item") else c for c in lr.classes[proba.argmax(axis=1)]]
+        for i, c in enumerate(lr.classes):
+            cols[f"p_{c}"] = proba[:, i]
+            probs.append(f"p_{c}")
     else:
-        header = ["prediction"] if out.shape[1] == 1 else [f"prediction_{i}" for i in range(out.shape[1])]
-        rows = [[float(v) for v in row] for row in out]
-    return header, rows
+        values = lr.target.inverse(out)
+        names = ["prediction"] if values.shape[1] == 1 else [f"prediction_{i}" for i in range(values.shape[1])]
+        for i, name in enumerate(names):
+            cols[name] = values[:, i]
+    for c, counts in _unseen(bound).items():
+        shown = ", ".join(f"{v!r} x{n}" for v, n in list(counts.items())[:5])
+        notes.append(f"{table.source}: column '{c}' has values not seen in training ({shown}); "
+                     "they were encoded as no known category")
+    return Predictions(cols, probs, notes, lr.cfg.training.dtype, len(rows))

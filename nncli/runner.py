@@ -24,8 +24,9 @@ import numpy as np
 
 from nncli import __version__, blas, runs
 from nncli.build import Parts, build, check, load_data, targets
-from nncli.config import Config, config_to_dict, dump_config, load_config
-from nncli.data import Dataset
+from nncli.config import Config, config_to_dict, dump_config
+from nncli.config.load import load_saved_config
+from nncli.data import Dataset, import_reader
 from nncli.errors import ConfigError, DivergedError, Interrupted, NncliError, RunError
 from nncli.nn import Callback, Diverged
 
@@ -117,11 +118,16 @@ def diagnose(task: str, final: dict) -> str | None:
 
 
 def final_metrics(parts: Parts, ds: Dataset) -> dict:
+    """Loss (on the targets as trained) and the metric per split; for regression also RMSE and
+    MAE in the data's own units."""
     out = {}
     for split, X, y in (("train", ds.X_train, ds.y_train), ("validation", ds.X_val, ds.y_val),
                         ("test", ds.X_test, ds.y_test)):
         if len(X):
             out[split] = parts.trainer.evaluate(X, targets(parts, ds, y))
+            if ds.task == "regression":
+                err = ds.target.inverse(parts.net.predict(X)) - np.asarray(y, np.float64).reshape(len(y), -1)
+                out[split].update(rmse=float(np.sqrt(np.mean(err ** 2))), mae=float(np.mean(np.abs(err))))
     return out
 
 
@@ -129,9 +135,10 @@ def model_arrays(parts: Parts, ds: Dataset) -> dict:
     import json
 
     arrays = {f"net.{k}": v for k, v in parts.net.state_dict().items()}
-    arrays.update(ds.preprocessor.state_dict())
+    arrays.update(ds.state_dict())  # preprocessing, column encoders, target scaling, split rows
     meta = {"task": ds.task, "n_in": int(ds.X_train.shape[1]), "n_out": parts.n_out,
-            "feature_names": ds.feature_names, "loss": parts.loss_name, "output": parts.output}
+            "feature_names": ds.feature_names, "loss": parts.loss_name, "output": parts.output,
+            "data": ds.fingerprint, "label": ds.info.get("label_column"), "id": ds.info.get("id")}
     arrays["meta"] = runs.put_str(json.dumps(meta))
     if ds.classes is not None:
         arrays["classes"] = ds.classes
@@ -164,13 +171,13 @@ class Outcome:
 
 
 def prepare(cfg: Config | None, *, runs_dir, resume: str | None, callbacks, command: str,
-            timings: dict) -> Job:
+            timings: dict, stop: StopFlag | None = None, say=None) -> Job:
     t0 = time.perf_counter()
     state = run_dir = None
     if resume is not None:
         run_dir = runs.resolve_run(resume, runs_dir)
         state, _ = runs.load_checkpoint(run_dir)  # first: a format this version cannot resume is refused
-        saved = load_config(run_dir / runs.CONFIG_FILE)
+        saved = load_saved_config(run_dir / runs.CONFIG_FILE)
         if cfg is not None and config_to_dict(cfg) != config_to_dict(saved):
             raise ConfigError(f"--resume {run_dir}: the given config differs from the run's saved config "
                               f"in {', '.join(_differences(config_to_dict(saved), config_to_dict(cfg)))}; "
@@ -178,8 +185,14 @@ def prepare(cfg: Config | None, *, runs_dir, resume: str | None, callbacks, comm
         cfg = saved
     else:
         check(cfg, runs_dir)  # a typo in data.params, a missing file or run: exit 2, nothing written
-    ds = load_data(cfg)
-    timings["data"] = time.perf_counter() - t0
+    t_import = time.perf_counter()
+    import_reader(cfg.data.path)  # pyarrow, for a file: counted with the other imports
+    timings["imports"] = timings.get("imports", 0.0) + time.perf_counter() - t_import
+    t_data = time.perf_counter()
+    ds = load_data(cfg, stop=(lambda: stop.signame) if stop is not None else None)
+    timings["data"] = time.perf_counter() - t_data
+    for line in ds.notes if say is not None else ():
+        say(line)
     parts = build(cfg, ds, callbacks, runs_dir)
     if state is not None:
         try:
@@ -202,6 +215,7 @@ def open_run(job: Job, runs_dir) -> tuple[Path, dict]:
             "started": now, "command": job.command, "versions": versions(),
             "n_params": int(parts.net.theta.size),
             "samples": {"train": len(ds.X_train), "validation": len(ds.X_val), "test": len(ds.X_test)},
+            "data": ds.info,
         }
         if parts.transfer:
             summary["transfer"] = parts.transfer
@@ -272,7 +286,7 @@ def conclude(job: Job, run_dir: Path, summary: dict, outcome: Outcome) -> dict:
 
 def train(cfg: Config | None, *, runs_dir: str | Path = "runs", resume: str | None = None,
           callbacks=(), stop: StopFlag | None = None, command: str = "",
-          timings: dict | None = None, on_start=None) -> tuple[Path, dict]:
+          timings: dict | None = None, on_start=None, say=None) -> tuple[Path, dict]:
     """Train ``cfg`` into a new run directory (or continue ``resume``); returns (dir, summary).
 
     ``on_start(run_dir, summary)`` is called once the directory is claimed, before the first
@@ -283,7 +297,7 @@ def train(cfg: Config | None, *, runs_dir: str | Path = "runs", resume: str | No
     """
     stop = stop or StopFlag()
     job = prepare(cfg, runs_dir=runs_dir, resume=resume, callbacks=callbacks, command=command,
-                  timings=dict(timings or {}))
+                  timings=dict(timings or {}), stop=stop, say=say)
     if stop.signame:
         raise Interrupted(stop.signame)
     run_dir, summary = open_run(job, runs_dir)

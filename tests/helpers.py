@@ -32,8 +32,22 @@ FULL = textwrap.dedent("""\
     data:
       dataset: digits
       label: null
+      features: [pixel_0_2, pixel_0_3, pixel_1_2, pixel_1_3]
+      drop: [pixel_0_0]
+      id: null
+      weight: null
+      types: {pixel_0_2: number}
+      missing_values: ["?", ""]
+      impute: median
+      impute_categories: most_frequent
+      missing_indicator: true
+      max_categories: 20
+      min_frequency: 2
+      dates: drop
+      delimiter: ";"
       params: {}
       task: classification
+      target_scaling: none
       validation: 0.15
       test: 0.25
       scaling: minmax

@@ -33,7 +33,7 @@ PLACE = {
     "errors": "errors", "nn": "nn", "config": "config", "data": "data",
     "runs": "store", "atomic": "store", "checkpoint": "store",
     "build": "build", "blas": "blas",
-    "runner": "work", "inference": "work", "sweep": "work", "rundata": "work",
+    "runner": "work", "inference": "work", "sweep": "work", "rundata": "work", "predictions": "work",
     "views": "views", "textplot": "views",
     "canvas": "pictures", "figures": "pictures", "plots": "pictures", "report": "pictures",
     "cli": "cli", "__main__": "cli", "__init__": "version",

@@ -74,6 +74,11 @@ def scale(arrays: dict, X: np.ndarray) -> np.ndarray:
     return (np.asarray(X, np.float64) * arrays["prep.scale"] + arrays["prep.offset"]).astype(np.float32)
 
 
+def unscale(arrays: dict, out: np.ndarray) -> np.ndarray:
+    """Regression outputs in the target's units: the network learns z-scores of the target."""
+    return out.astype(np.float64) * arrays["target.std"] + arrays["target.mean"]
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
     e = np.exp(z.astype(np.float64) - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
@@ -298,7 +303,9 @@ def test_evaluate_regression_run(tmp_path, nncli):
     assert r.code == 0, r.err
     got = json.loads(r.out)
     ds = recreated_split(cfg)
-    out = forward(load_arrays(run / "model.npz"), ds.X_test)
+    arrays = load_arrays(run / "model.npz")
+    assert str(arrays["target.scaling"]) == "standard"
+    out = unscale(arrays, forward(arrays, ds.X_test))
     assert got["task"] == "regression" and got["samples"] == len(ds.X_test)
     assert got["mse"] == pytest.approx(metrics.mean_squared_error(ds.y_test, out), rel=1e-5)
     assert got["rmse"] == pytest.approx(got["mse"] ** 0.5)
@@ -379,7 +386,7 @@ def test_predict_regression_values(tmp_path, nncli):
     rows = list(csv.DictReader(io.StringIO(r.out)))
     assert list(rows[0]) == ["prediction"]
     arrays = load_arrays(run / "model.npz")
-    expected = forward(arrays, scale(arrays, X))[:, 0]
+    expected = unscale(arrays, forward(arrays, scale(arrays, X)))[:, 0]
     np.testing.assert_allclose([float(r["prediction"]) for r in rows], expected, rtol=1e-5)
 
 

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 import typing
 
 import pytest
@@ -116,8 +117,8 @@ def test_full_example_sets_every_key():
     assert ("optimizer", "final_lr") in seen and ("optimizer", "schedule", "factor") in seen
     assert ("optimizer", "lookahead", "alpha") in seen and ("training", "early_stopping", "min_delta") in seen
     for path in seen:
-        if path == ("data", "path"):
-            continue        # exclusive with dataset
+        if path in (("data", "path"), ("data", "id"), ("data", "weight")):
+            continue        # exclusive with dataset; a dataset has no ID or weight column
         node = data
         for key in path:
             assert key in node, f"FULL lacks {'.'.join(path)}"
@@ -204,7 +205,7 @@ def test_lr_given_as_exponent_is_a_float():
 
 def test_path_replaces_the_default_dataset():
     cfg = load_config("-", text="data:\n  path: data/train.csv\n  label: y\n")
-    assert cfg.data.path == "data/train.csv" and cfg.data.dataset is None
+    assert cfg.data.path == str(Path.cwd() / "data" / "train.csv") and cfg.data.dataset is None
     cfg = load_config("-", text="data: {path: x.npz, dataset: null}\n")
     assert cfg.data.dataset is None
 

@@ -10,7 +10,6 @@ from nncli.data import (
     Preprocessor,
     infer_task,
     load_dataset,
-    read_features_csv,
     read_raw,
 )
 from nncli.errors import ConfigError, DataError
@@ -264,41 +263,54 @@ def test_stratification_impossible_falls_back(tmp_path):
 
 def test_regression_with_text_labels_refused(tmp_path):
     path = write_csv(tmp_path / "r.csv", "x,y\n1,2\n2,abc\n3,4\n")
-    with pytest.raises(DataError, match=r"r\.csv.*regression needs numeric labels, got 'abc'"):
+    with pytest.raises(DataError, match=r"r\.csv: row 3, column 'y': regression needs numeric labels, got 'abc'"):
         load(dataset=None, path=path, task="regression")
 
 
 def test_npz_regression_with_text_numbers(tmp_path):
     p = tmp_path / "t.npz"
     np.savez(p, X=np.arange(8.0).reshape(4, 2), y=np.array(["1.5", "2.5", "3", "x"]))
-    with pytest.raises(DataError, match=r"t\.npz: regression needs numeric labels, got 'x'"):
+    with pytest.raises(DataError, match=r"t\.npz: row 3, column 'y': regression needs numeric labels, got 'x'"):
         load(dataset=None, path=str(p), task="regression", test=0, validation=0)
     np.savez(p, X=np.arange(8.0).reshape(4, 2), y=np.array(["1.5", "2.5", "3", "4"]))
     d = load(dataset=None, path=str(p), task="regression", test=0, validation=0)
     assert sorted(d.y_train.ravel().tolist()) == [1.5, 2.5, 3.0, 4.0]
 
 
+NUMBERS = "".join(f"{i},{i * 2},{i % 2}\n" for i in range(20))
+
+
 @pytest.mark.parametrize("text, label, pattern", [
-    ("", None, r"bad\.csv: empty CSV"),
+    ("", None, r"bad\.csv: empty file, expected a header row"),
     ("a,b,y\n1,2,0\n3,4\n5,6,1\n", None, r"bad\.csv: row 3 has 2 cells, expected 3"),
-    ("a,b,y\n1,2,0\n3,abc,1\n", None, r"bad\.csv: row 3, column 'b': expected a number, got 'abc'"),
-    ("a,b,y\n1,2,0\n3,,1\n", None, r"bad\.csv: row 3, column 'b': expected a number, got an empty cell"),
-    ("a,b,y\n1,nan,0\n3,4,1\n", None, r"bad\.csv: row 2, column 'b': expected a finite number, got 'nan'"),
-    ("a,b,y\n1,2,0\n3,4,1\n5,inf,0\n", None, r"bad\.csv: row 4, column 'b': expected a finite number"),
-    ("a,b,y\n1,2,0\n3,4,\n", None, r"bad\.csv: row 3, column 'y': empty label cell"),
-    ("a,b,y\n1,2,0\n3,4,nan\n", None, r"bad\.csv: row 3, column 'y': expected a finite number"),
-    ("a,b,label\n1,2,0\n3,4,1\n", "lable", r"bad\.csv: no label column 'lable'; columns are a, b, label "
-                                            r"\(did you mean 'label'\?\)"),
+    ("a,b,y\n" + NUMBERS + "3,abc,1\n", None,
+     r"bad\.csv: row 22, column 'b': expected a number, got 'abc'; .*data\.missing_values.*data\.types\.b: category"),
+    ("a,b,y\n1,2,0\n3,4,1\n5,inf,0\n", None, r"bad\.csv: row 4, column 'b': expected a finite number, got inf"),
+    ("a,b,y\n1,2,\n3,4,\n", None, r"bad\.csv: the label column 'y' is empty in every row"),
+    ("a,b,label\n1,2,0\n3,4,1\n", "lable", r"bad\.csv: no column 'lable' \(data\.label\) \(did you mean 'label'\?\); "
+                                            r".*the file has a, b, label"),
     ("a,b,y\n1,2,0\n3,4,0\n5,6,0\n", None, r"bad\.csv: the labels hold a single class \(0\)"),
     ("a,b,y\n1,2,0\n", None, r"bad\.csv: expected at least 2 samples, got 1"),
-    ("a,b,y\n", None, r"bad\.csv: expected at least 2 samples, got 0"),
-    ("a,a,y\n1,2,0\n3,4,1\n", None, r"bad\.csv: duplicate column"),
+    ("a,b,y\n", None, r"bad\.csv: no data rows after the header"),
+    ("a,a,y\n1,2,0\n3,4,1\n", None, r"bad\.csv: duplicate column name\(s\) in the header: a"),
+    ("y\n1\n2\n", None, r"bad\.csv: expected at least 2 columns"),
 ])
 def test_csv_errors(tmp_path, text, label, pattern):
     path = write_csv(tmp_path / "bad.csv", text)
     with pytest.raises(DataError, match=pattern) as e:
         load(dataset=None, path=path, label=label, task="classification" if "single" in pattern else None)
     assert "\n" not in str(e.value)
+
+
+def test_missing_cells_and_labels(tmp_path):
+    """Empty, NA, NaN and ? cells are missing values, imputed with the training mean; rows
+    without a label are left out of every split."""
+    path = write_csv(tmp_path / "m.csv", "a,b,y\n1,,0\n3,4,1\n5,NA,0\n7,?,1\n9,nan,0\n11,8,\n13,2,NA\n")
+    d = load(dataset=None, path=path, test=0, validation=0, scaling="none", dtype="float64")
+    assert len(d.X_train) == 5 and sorted(d.rows["train"].tolist()) == [0, 1, 2, 3, 4]
+    by_a = {row[0]: row[1] for row in d.X_train}
+    assert by_a == {1: 4, 3: 4, 5: 4, 7: 4, 9: 4}  # the mean of b over the labelled training rows
+    assert d.info["rows_without_label"] == 2 and any("2 rows without a label" in n for n in d.notes)
 
 
 def test_file_errors(tmp_path):
@@ -308,7 +320,7 @@ def test_file_errors(tmp_path):
     with pytest.raises(DataError, match=r"dir\.csv: is a directory"):
         load(dataset=None, path=str(tmp_path / "dir.csv"))
     (tmp_path / "d.xlsx").write_text("a,b\n")
-    with pytest.raises(DataError, match=r"d\.xlsx: unsupported file type '\.xlsx', expected \.csv or \.npz"):
+    with pytest.raises(DataError, match=r"d\.xlsx: unsupported file type '\.xlsx', expected one of \.csv"):
         load(dataset=None, path=str(tmp_path / "d.xlsx"))
     (tmp_path / "latin.csv").write_bytes(b"a,y\n\xe9,1\n")
     with pytest.raises(DataError, match=r"latin\.csv: not UTF-8"):
@@ -330,7 +342,10 @@ def test_npz_happy_path_with_feature_names(tmp_path):
     ({"data": np.ones((4, 2)), "target": np.ones(4)}, r"missing array\(s\) X, y; the archive holds data, target"),
     ({"X": np.ones(4), "y": np.ones(4)}, r"bad\.npz: X must be 2-D"),
     ({"X": np.ones((4, 2)), "y": np.ones(3)}, r"bad\.npz: y must have one entry per row of X \(4\)"),
-    ({"X": np.array([[1.0, np.nan], [1, 2]]), "y": np.ones(2)}, r"bad\.npz: X\[0, 1\] is nan"),
+    ({"X": np.array([[1.0, np.inf], [1, 2]]), "y": np.ones(2)},
+     r"bad\.npz: row 0, column 'x1': expected a finite number, got inf"),
+    ({"X": np.ones((4, 0)), "y": np.ones(4)}, r"bad\.npz: X has no feature columns"),
+    ({"X": np.ones((4, 2)), "y": np.ones((4, 0))}, r"bad\.npz: y has no target columns"),
     ({"X": np.array([["a", "b"]]), "y": np.ones(1)}, r"bad\.npz: X must hold numbers"),
 ])
 def test_npz_errors(tmp_path, arrays, pattern):
@@ -350,23 +365,12 @@ def test_npz_with_object_array_refused(tmp_path):
 def test_corrupt_npz(tmp_path):
     p = tmp_path / "junk.npz"
     p.write_bytes(b"PK\x03\x04 this is not a zip")
-    with pytest.raises(DataError, match=r"junk\.npz: not a readable \.npz"):
+    with pytest.raises(DataError, match=r"junk\.npz: truncated or damaged \.npz archive"):
         load(dataset=None, path=str(p))
 
 
-# ---------------------------------------------------------------- read_features_csv
-
-def test_read_features_csv_orders_by_training_names(tmp_path):
-    path = write_csv(tmp_path / "new.csv", "label,b,a,extra\nx,2,1,9\ny,4,3,9\n")
-    X = read_features_csv(path, ["a", "b"], label="label")
-    np.testing.assert_array_equal(X, [[1, 2], [3, 4]])
-    assert X.dtype == np.float64
-
-
-def test_read_features_csv_missing_column(tmp_path):
-    path = write_csv(tmp_path / "new.csv", "a,c\n1,2\n")
-    with pytest.raises(DataError, match=r"new\.csv: no feature column 'b'; columns are a, c"):
-        read_features_csv(path, ["a", "b"])
-    path = write_csv(tmp_path / "bad.csv", "a,b\n1,2\n3,x\n")
-    with pytest.raises(DataError, match=r"bad\.csv: row 3, column 'b': expected a number, got 'x'"):
-        read_features_csv(path, ["a", "b"])
+def test_npz_nan_is_missing_and_imputed(tmp_path):
+    p = tmp_path / "n.npz"
+    np.savez(p, X=np.array([[1.0, np.nan], [3.0, 2.0], [5.0, 4.0], [7.0, 6.0]]), y=np.array([0, 1, 0, 1]))
+    d = load(dataset=None, path=str(p), test=0, validation=0, scaling="none", dtype="float64")
+    assert np.isfinite(d.X_train).all() and 4.0 in d.X_train[:, 1]  # mean of 2, 4, 6

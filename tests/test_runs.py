@@ -11,7 +11,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from nncli import runs
+from nncli import checkpoint, runs
 from nncli.checkpoint import decode_checkpoint
 from nncli.errors import ConfigError, FormatError, RunError
 from nncli.runs import (
@@ -364,7 +364,7 @@ def test_model_files_carry_and_check_their_format(tmp_path):
     W = np.arange(6.0).reshape(2, 3)
     runs.save_model(tmp_path, {"net.dense0.W": W})
     arrays = runs.load_model_arrays(tmp_path)
-    assert sorted(arrays) == ["format", "net.dense0.W"] and int(arrays["format"]) == 2
+    assert sorted(arrays) == ["format", "net.dense0.W"] and int(arrays["format"]) == checkpoint.MODEL_FORMAT
     assert np.array_equal(arrays["net.dense0.W"], W)
     save_npz(tmp_path / runs.MODEL_FILE, {"net.dense0.W": W})  # nncli 0.1.0 wrote no format: still read
     assert np.array_equal(runs.load_model_arrays(tmp_path)["net.dense0.W"], W)

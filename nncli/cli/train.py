@@ -137,8 +137,9 @@ def train(
     try:
         if progress is not None:
             progress.start()
+        say = None if quiet else (lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
         run_dir, summary = runner.train(cfg, runs_dir=runs_dir, resume=resume, callbacks=callbacks,
-                                        stop=stop, command=command, timings=timings,
+                                        stop=stop, command=command, timings=timings, say=say,
                                         on_start=None if quiet else _say_how_it_starts(console))
     except NncliError as e:  # diverged or interrupted: the run keeps its history so far
         run_dir = getattr(e, "run_dir", None)

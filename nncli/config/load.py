@@ -6,6 +6,7 @@ This package imports neither numpy nor anything else heavy so the CLI starts fas
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from pathlib import Path
@@ -73,9 +74,12 @@ def load_config(path: str | Path, overrides: Sequence[str] = (), text: str | Non
         raise ConfigError(f"{filename}: config text is larger than the limit of "
                           f"{MAX_CONFIG_BYTES} bytes (1 MiB)")
     data, lines = parse_yaml(text, filename)
+    base = Path(path).parent if str(path) != "-" else Path.cwd()
+    data = _absolute_data_path(data, base)  # as the file meant it: beside the config
     data = apply_overrides(data, overrides)
     if "name" not in data:  # runs of configs/iris.yaml are called iris, as the file is
         data["name"] = default_name(path)
+    data = _absolute_data_path(data, Path.cwd())  # an override: where the command was typed
     for item in overrides:
         keys = split_override(item)[0]
         lines = {k: v for k, v in lines.items() if k[:len(keys)] != keys}
@@ -92,6 +96,27 @@ def default_name(path: str | Path) -> str:
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_stem)
     stem = re.sub(r"\.{2,}", ".", stem).lstrip("._-")[:64].rstrip("._-")
     return stem or "run"
+
+
+def _absolute_data_path(data: Any, base: Path) -> Any:
+    """``data.path`` made absolute against ``base``, so a run's saved config works from any
+    directory (a value that is not a string is left for validation to report)."""
+    section = data.get("data") if isinstance(data, dict) else None
+    value = section.get("path") if isinstance(section, dict) else None
+    if not isinstance(value, str) or not value or "\0" in value:
+        return data
+    p = Path(value).expanduser()
+    if p.is_absolute() and p == Path(value):
+        return data
+    return {**data, "data": {**section, "path": os.path.normpath(os.path.join(os.path.abspath(base), p))}}
+
+
+def load_saved_config(path: str | Path, run_format: int = 2) -> Config:
+    """A run's saved config, read as the version that wrote it meant it (see migrate.py)."""
+    from nncli.config.migrate import migrate
+
+    data, lines = parse_yaml(_read_text(Path(path)), str(path))
+    return validate(migrate(data, run_format), str(path), lines)
 
 
 def read_config_text(path: str | Path) -> str:

@@ -1,5 +1,6 @@
 """Configs saved by older versions, brought to today's schema without changing their meaning.
 
+A saved config without data.target_scaling predates it: its run trained on unscaled targets.
 nncli 0.1 (run format 1) saved every optimizer and schedule knob whatever the name (and ignored
 the ones the name did not use, such as sgd's momentum); today such a key is refused, so it is
 dropped here. Knobs that only some activations, inits or losses use are dropped the same way, and so are the
@@ -17,9 +18,14 @@ _MODEL_KNOBS = {"leaky_slope": ("leaky_relu", "prelu"), "maxout_pieces": ("maxou
 
 def migrate(data: dict, run_format: int) -> dict:
     """``data`` (a parsed run config) as the current schema reads it."""
-    if run_format >= 2 or not isinstance(data, dict):
+    if not isinstance(data, dict):
         return data
     data = copy.deepcopy(data)
+    section = data.get("data")
+    if isinstance(section, dict):  # a saved config without the key was trained on unscaled targets
+        section.setdefault("target_scaling", "none")
+    if run_format >= 2:
+        return data
     opt = data.get("optimizer")
     if isinstance(opt, dict) and opt.get("name") in OPTIMIZER_MODELS:
         keep = set(OPTIMIZER_MODELS[opt["name"]].model_fields)

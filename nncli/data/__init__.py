@@ -1,43 +1,113 @@
 """Data: named datasets and files in, a split and preprocessed ``Dataset`` out.
 
-Takes plain values; ``build.py`` unpacks the config. scikit-learn is imported inside the
-functions that need it so that importing this package costs only numpy.
+read (``source``) -> roles and types (``columns``) -> labels and split -> encode (``encode``:
+imputation, one-hot, dates) -> polynomial features and scaling (``preprocess``), every fit on
+the training rows only. The run keeps the fitted state (pickle-free arrays), the file's
+fingerprint and the row numbers of each split, so ``evaluate`` can score exactly the test
+rows again. Takes plain values; ``build.py`` unpacks the config. scikit-learn and pyarrow are
+imported inside the functions that need them.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from nncli.data.datasets import infer_task, read_raw
-from nncli.data.files import read_features_csv, read_table  # noqa: F401  (part of the package's API)
-from nncli.data.names import DATASETS, DTYPES, GENERATORS, TASKS, choice as _choice
-from nncli.data.preprocess import Preprocessor
-from nncli.data.splits import _split, _split_seed
+from nncli.data.columns import DataOptions, assign_roles, decide_types, describe, label_summary
+from nncli.data.datasets import infer_task, read_raw  # noqa: F401  (part of the package's API)
+from nncli.data.encode import TableEncoder
+from nncli.data.files import Background
+from nncli.data.labels import encode_labels, label_rows, sample_weights
+from nncli.data.names import DATASETS, DTYPES, GENERATORS, TASKS, choice as _choice  # noqa: F401
+from nncli.data.preprocess import Preprocessor, block_rows
+from nncli.data.source import open_source
+from nncli.data.splits import split_rows
+from nncli.data.target import TargetScaler
+from nncli.data.worker import run_interruptibly
 from nncli.errors import DataError
+
+SPLITS = ("train", "validation", "test")
 
 
 @dataclass
 class Dataset:
     X_train: np.ndarray  # (n_train, n_features_out), preprocessed, cast to dtype
-    y_train: np.ndarray  # classification: int64 codes (n,); regression: (n, n_targets) floats
+    y_train: np.ndarray  # classification: int64 codes (n,); regression: (n, n_targets) in the data's units
     X_val: np.ndarray  # may have 0 rows when validation == 0
     y_val: np.ndarray
     X_test: np.ndarray  # may have 0 rows when test == 0
     y_test: np.ndarray
     task: str  # "classification" | "regression"
     classes: np.ndarray | None  # sorted original labels (classification only); codes index into it
-    feature_names: list[str]  # raw input columns, before polynomial features
+    feature_names: list[str]  # the input columns, before encoding
     preprocessor: Preprocessor  # fitted on the training split only
     source: str  # dataset name or file path, for summaries
+    encoder: TableEncoder | None = None
+    target: TargetScaler = field(default_factory=TargetScaler)
+    rows: dict = field(default_factory=dict)  # split -> row numbers in the source (0-based)
+    sample_weight: np.ndarray | None = None  # per training row, from data.weight
+    fingerprint: dict = field(default_factory=dict)
+    info: dict = field(default_factory=dict)  # for summary.json
+    notes: list[str] = field(default_factory=list)  # one or two lines for the terminal
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The fitted data pipeline and the split, as model.npz arrays."""
+        out = dict(self.preprocessor.state_dict())
+        if self.encoder is not None:
+            out.update(self.encoder.state_dict())
+            out["enc.names"] = np.array(self.encoder.names, dtype=str)
+        out.update(self.target.state_dict())
+        out.update({f"split.{k}": np.asarray(v, np.int64) for k, v in self.rows.items()})
+        return out
+
+
+def import_reader(path) -> None:
+    """Import the parser a data file needs (pyarrow for CSV and Parquet) now, so that the
+    caller can count it as import time rather than as reading."""
+    from nncli.data.names import file_type
+
+    kind = file_type(path) if path is not None else None
+    if kind in ("csv", "parquet"):
+        import pyarrow.compute  # noqa: F401
+        import pyarrow.csv  # noqa: F401
+    if kind == "parquet":
+        import pyarrow.parquet  # noqa: F401
+
+
+def encode_rows(bound, prep: Preprocessor, rows: np.ndarray, dtype: str, cancel=None) -> np.ndarray:
+    """(len(rows), n_features_out) model inputs of these table rows, block by block."""
+    out = np.empty((len(rows), len(prep.scale)), dtype=dtype)
+    step = block_rows(bound.width)
+    for i in range(0, len(rows), step):
+        if cancel is not None and cancel.is_set():
+            raise DataError("interrupted")
+        prep.transform_into(bound.block(rows[i:i + step]), out[i:i + step], own=True)
+    return out
+
+
+def check_finite(X: np.ndarray, rows: np.ndarray, table, names: list[str], what: str) -> None:
+    """Refuse rows whose inputs overflow after scaling (a finite 1e308 does), naming them."""
+    ok = np.isfinite(X).all(axis=1)
+    if ok.all():
+        return
+    bad = np.flatnonzero(~ok)
+    j = int(np.flatnonzero(~np.isfinite(X[bad[0]]))[0]) % max(len(names), 1)
+    shown = ", ".join(table.row(rows[i]) for i in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+    raise DataError(f"{table.source}: {shown}: input '{names[j] if names else j}' is too large for {what} "
+                    "(not finite once scaled); expected values of the size it was trained on")
 
 
 def load_dataset(*, dataset: str | None, path: str | None, label: str | None, params: dict,
                  task: str | None, validation: float, test: float, scaling: str, polynomial: int,
-                 subset: int | None, seed: int, dtype: str = "float32") -> Dataset:
-    """Read, subset, encode, split (test first, then validation), fit the preprocessor on train."""
+                 subset: int | None, seed: int, dtype: str = "float32", options: DataOptions | None = None,
+                 target_scaling: str = "none", stop=None) -> Dataset:
+    """Read, choose columns, encode, split (test first, then validation), fit on train.
+
+    ``stop()`` (when given) is asked every 50 ms; when it names a signal, loading stops with
+    Interrupted.
+    """
     dtype = _choice(str(dtype), DTYPES, "training.dtype")
     for key, frac in (("validation", validation), ("test", test)):
         if not 0 <= frac < 1:
@@ -47,56 +117,89 @@ def load_dataset(*, dataset: str | None, path: str | None, label: str | None, pa
     if subset is not None and subset < 2:
         raise DataError(f"data.subset: expected at least 2 samples, got {subset}")
     prep = Preprocessor(scaling, polynomial)
+    opts = options or DataOptions(label=label)
+    if options is not None and label is not None:
+        opts.label = label
 
-    X, y, names, source = read_raw(dataset=dataset, path=path, label=label, params=params, seed=seed)
-    if subset is not None:
-        X, y = X[:subset], y[:subset]
-    n = len(X)
+    def work(cancel):
+        return _load(dataset, path, params, task, validation, test, prep, subset, seed, dtype, opts,
+                     target_scaling, cancel)
+
+    return run_interruptibly(work, stop)
+
+
+def _load(dataset, path, params, task, validation, test, prep, subset, seed, dtype, opts, target_scaling,
+          cancel) -> Dataset:
+    src = open_source(path=path, dataset=dataset, params=params, seed=seed, delimiter=opts.delimiter,
+                      missing=opts.missing_values, cancel=cancel)
+    hashing = Background(src.fingerprint) if src.path is not None else None
+    roles = assign_roles(src.name, src.names, opts, src.label_name)
+    kinds = roles.read_kinds(opts)
+    table = src.read([c for c in src.names if c in kinds], kinds, max_rows=subset, cancel=cancel)
+    if table.n_rows == 0:
+        raise DataError(f"{src.name}: no data rows after the header")
+    col, labeled = label_rows(table, roles.label)
+    n = len(labeled)
     if n < 2:
-        raise DataError(f"{source}: expected at least 2 samples, got {n}")
-    if task is not None:
-        task = _choice(task, TASKS, "data.task")
-    else:
-        task = (DATASETS | GENERATORS).get(source) if path is None else None
-        task = task or infer_task(y)
-
-    classes = None
-    if task == "classification":
-        if y.ndim == 2 and y.shape[1] != 1:
-            raise DataError(f"{source}: classification needs one label per sample, got y of shape {y.shape}")
-        y = y.reshape(n)
-        classes, codes = np.unique(y, return_inverse=True)
-        if classes.dtype.kind == "f" and np.all(classes == np.round(classes)):
-            classes = classes.astype(np.int64)
-        if len(classes) < 2:
-            raise DataError(f"{source}: the labels hold a single class ({classes[0].item()!r}); "
-                            "classification needs at least 2")
-        y_all, strat = codes.astype(np.int64).reshape(n), codes.reshape(n)
-    else:
-        bad = [v for v in y.ravel() if not _is_number(v)] if y.dtype.kind not in "biuf" else []
-        if bad:
-            raise DataError(f"{source}: regression needs numeric labels, got {str(bad[0])!r}")
-        y_all, strat = y.astype(np.float64).reshape(n, -1).astype(dtype), None
-
+        raise DataError(f"{src.name}: expected at least 2 samples, got {n}")
+    y, classes, task, strat = encode_labels(table, col, labeled, task, dtype)
     n_test = math.ceil(test * n) if test > 0 else 0
     n_val = math.ceil(validation * n) if validation > 0 else 0
     if n - n_test - n_val < 1:
-        raise DataError(f"{source}: {n} samples are too few for validation={validation} and "
+        raise DataError(f"{src.name}: {n} samples are too few for validation={validation} and "
                         f"test={test} (the training split would be empty)")
-    rest, te = _split(np.arange(n), n_test, strat, _split_seed(seed, 0))
-    tr, va = _split(rest, n_val, strat, _split_seed(seed, 1))
-
-    prep.fit(X[tr])
+    rows = split_rows(labeled, strat, n_test, n_val, seed)
+    weights = sample_weights(table, roles.weight, rows["train"]) if roles.weight else None
+    kept = decide_types(table, roles, opts)
+    enc = TableEncoder(kept, impute=opts.impute, impute_categories=opts.impute_categories,
+                       indicator=opts.missing_indicator, max_categories=opts.max_categories,
+                       min_frequency=opts.min_frequency)
+    tr = np.sort(rows["train"])  # statistics do not depend on the order; memory reads in order are faster
+    enc.fit(table, tr, defer_clean=True)
+    bound = enc.bind(table)  # a column without missing cells never reads its fill value
+    step = block_rows(bound.width)
+    prep.fit_blocks(lambda: (bound.block(tr[i:i + step]) for i in range(0, len(tr), step)),
+                    bound.width, enc.binary)
+    # the scaler's pass has the training means of the clean number columns: no second pass
+    means = dict(zip(enc.names, prep.mean)) if prep.mean is not None and prep.degree == 1 else None
+    enc.set_means(table, tr, means)
+    _check_scaling(prep, enc, table, tr, bound)
+    X = {}
+    for split in SPLITS:
+        X[split] = encode_rows(bound, prep, rows[split], dtype, cancel)
+        check_finite(X[split], rows[split], table, enc.names, "the network")
+    target = TargetScaler(target_scaling if task == "regression" else "none").fit(y[tr])
+    info = {"source": src.name, "rows": table.n_rows, "rows_without_label": table.n_rows - n,
+            "label": roles.label, "task": task, "inputs": dict(kept), "dropped": dict(roles.dropped),
+            "features": len(enc.names)}
+    if src.kind in ("csv", "parquet"):
+        info["label_column"] = roles.label  # a file's own name for it (arrays have none)
+    if roles.id:
+        info["id"] = roles.id
+    if roles.weight:
+        info["weight"] = roles.weight
+    notes = describe(table, roles, kept, enc, label_summary(task, classes, y[labeled]), table.n_rows - n)
+    fingerprint = hashing.result() if hashing is not None else src.fingerprint()
+    info["fingerprint"] = fingerprint
     return Dataset(
-        X_train=prep.transform(X[tr], dtype), y_train=y_all[tr],
-        X_val=prep.transform(X[va], dtype), y_val=y_all[va],
-        X_test=prep.transform(X[te], dtype), y_test=y_all[te],
-        task=task, classes=classes, feature_names=names, preprocessor=prep, source=source,
-    )
+        X_train=X["train"], y_train=y[rows["train"]], X_val=X["validation"], y_val=y[rows["validation"]],
+        X_test=X["test"], y_test=y[rows["test"]], task=task, classes=classes,
+        feature_names=[c for c, _ in kept], preprocessor=prep, source=src.name, encoder=enc, target=target,
+        rows=rows, sample_weight=weights, fingerprint=fingerprint, info=info, notes=notes)
 
 
-def _is_number(v) -> bool:
-    try:
-        return math.isfinite(float(v))
-    except (TypeError, ValueError):
-        return False
+def _check_scaling(prep: Preprocessor, enc: TableEncoder, table, rows, bound) -> None:
+    """A column whose training values overflow the scaler's sums (1e308) is named."""
+    bad = ~(np.isfinite(prep.scale) & np.isfinite(prep.offset))
+    if not bad.any():
+        return
+    j = int(np.flatnonzero(bad)[0]) % max(len(enc.names), 1)
+    name = enc.names[j]
+    raw = name.split("=")[0].split(".")[0] if name not in table.columns else name
+    col = table.columns.get(raw)
+    where = ""
+    if col is not None and col.kind == "number":
+        v = np.abs(np.nan_to_num(col.values[rows], nan=0.0))
+        where = f" ({table.row(rows[int(np.argmax(v))])} holds {col.values[rows][int(np.argmax(v))]:g})"
+    raise DataError(f"{table.source}: column '{raw}' has values too large to scale{where}; "
+                    "expected values below about 1e150 in size")

@@ -8,7 +8,6 @@ import inspect
 
 import numpy as np
 
-from nncli.data.files import read_table
 from nncli.data.names import DATASETS, GENERATORS, MAX_CLASSES, choice as _choice
 from nncli.errors import ConfigError, DataError
 
@@ -51,27 +50,48 @@ def _call_sklearn(name: str, fn, params: dict, defaults: dict):
         raise ConfigError(f"data.params: {name}: {' '.join(str(e).split())}") from e
 
 
-def read_raw(*, dataset, path, label, params, seed):
-    """(X float64 (n, d), y (n,) labels or (n,)/(n, k) floats, feature names, source)."""
-    params = dict(params or {})
-    if path is not None:
-        X, y, names = read_table(path, label)
-        return X, y, names, str(path)
-    if dataset is None:
-        raise DataError("data: expected a dataset name or a path to a .csv or .npz file, got neither")
+def load_named(dataset: str, params: dict, seed: int):
+    """(X float64 (n, d), y, feature names) of a bundled dataset or a generator."""
     name = _choice(dataset, list(DATASETS) + list(GENERATORS), "data.dataset")
     if name in DATASETS:
-        bunch = _call_sklearn(name, _sklearn_function(name), params, {})
+        bunch = _call_sklearn(name, _sklearn_function(name), dict(params or {}), {})
         X, y = np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target)
         names = [str(s) for s in getattr(bunch, "feature_names", [])] or [f"x{k}" for k in range(X.shape[1])]
         labels = np.asarray(getattr(bunch, "target_names", []))
         if DATASETS[name] == "classification" and labels.dtype.kind == "U":
             y = labels[y]  # "setosa" rather than 0: predictions and reports speak the data's language
     else:
-        out = _call_sklearn(name, _sklearn_function(name), params, {"random_state": seed})
+        out = _call_sklearn(name, _sklearn_function(name), dict(params or {}), {"random_state": seed})
         X, y = np.asarray(out[0], dtype=np.float64), np.asarray(out[1])
         names = [f"x{k}" for k in range(X.shape[1])]
-    return X, y, names, name
+    return X, y, names
+
+
+def read_raw(*, dataset, path, label, params, seed):
+    """(X float64 (n, d), y, feature names, source) of a dataset or an all-numeric file.
+
+    Kept for scripts and tests: training reads files through ``nncli.data.source``, which
+    also takes text, dates and missing cells.
+    """
+    if path is not None:
+        from nncli.data.columns import DataOptions, assign_roles
+        from nncli.data.source import open_source
+
+        src = open_source(path=path)
+        roles = assign_roles(src.name, src.names, DataOptions(label=label), src.label_name)
+        table = src.read([c for c in src.names if c in roles.inputs or c == roles.label])
+        bad = [c for c in roles.inputs if table.columns[c].kind != "number"]
+        if bad:
+            raise DataError(f"{path}: column '{bad[0]}' holds {table.columns[bad[0]].kind} values; "
+                            "read_raw takes numbers (train on the file to encode other columns)")
+        X = np.column_stack([table.columns[c].values for c in roles.inputs])
+        col = table.columns[roles.label]
+        y = col.levels.astype(str)[col.values] if col.kind == "text" else col.values
+        return X, y, roles.inputs, str(path)
+    if dataset is None:
+        raise DataError("data: expected a dataset name or a path to a data file, got neither")
+    X, y, names = load_named(dataset, params, seed)
+    return X, y, names, dataset
 
 
 def infer_task(y) -> str:
@@ -89,6 +109,7 @@ def infer_task(y) -> str:
     if y.ndim != 1 or y.size == 0:
         return "regression"
     yf = y.astype(np.float64)
+    yf = yf[~np.isnan(yf)]
     if not np.all(np.isfinite(yf)) or not np.all(yf == np.round(yf)):
         return "regression"
     k = len(np.unique(yf))

@@ -1,179 +1,207 @@
-"""Reading data files: CSV with a header row and .npz with X and y.
+"""Data files before parsing: what kind a path is, whether it may be read, its fingerprint,
+and a CSV's header, delimiter and decimal mark sniffed from its first bytes.
 
-Every problem is a one-line DataError naming the file and, where it applies, the row and
-column and what was expected. CSV goes through the standard library; nothing is pickled.
+Every problem is a one-line DataError naming the file and what was expected.
 """
 
 from __future__ import annotations
 
 import csv
-import difflib
-import math
+import hashlib
+import io
+import os
+import re
+import stat
+import threading
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
+from nncli.data.names import DELIMITERS, FILE_TYPES, MAX_COLUMNS, file_type
 from nncli.errors import DataError
 
-FILE_TYPES = (".csv", ".npz")
+SNIFF_BYTES = 1 << 16
+MAX_HEADER_BYTES = 16 << 20  # a header line longer than this is not a header
+MAX_STREAM_BYTES = 2 << 30  # read at most this much from a pipe or standard input
 
 
-def _check_file(path: str | Path) -> Path:
-    p = Path(path)
-    if not p.exists():
-        raise DataError(f"{path}: no such file")
-    if p.is_dir():
-        raise DataError(f"{path}: is a directory, expected a .csv or .npz file")
-    if p.suffix.lower() not in FILE_TYPES:
-        raise DataError(f"{path}: unsupported file type '{p.suffix}', expected .csv or .npz")
-    return p
+def kinds() -> str:
+    return ", ".join(FILE_TYPES)
 
 
-def _read_csv_rows(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Header and (line number, cells) of each non-blank data row; ragged rows are refused."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
-            header = next(reader, None)
-            if header is None:
-                raise DataError(f"{path}: empty CSV file, expected a header row")
-            header = [h.strip() for h in header]
-            rows = []
-            for cells in reader:
-                if not cells or (len(cells) == 1 and not cells[0].strip()):
-                    continue  # blank line
-                if len(cells) != len(header):
-                    raise DataError(f"{path}: row {reader.line_num} has {len(cells)} cells, "
-                                    f"expected {len(header)} (as in the header)")
-                rows.append((reader.line_num, cells))
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from e
-    except csv.Error as e:
-        raise DataError(f"{path}: invalid CSV: {e}") from e
-    except OSError as e:
-        raise DataError(f"{path}: cannot read: {e.strerror or e}") from e
-    if not any(header):
-        raise DataError(f"{path}: empty header row")
-    dupes = sorted({h for h in header if header.count(h) > 1})
-    if dupes:
-        raise DataError(f"{path}: duplicate column name(s) in the header: {', '.join(dupes)}")
-    return header, rows
+def check_path(path, *, regular: bool = True) -> tuple[Path, str]:
+    """(path, csv|parquet|npz) for a data file that exists and may be read.
 
-
-def _number(path, line: int, column: str, cell: str) -> float:
-    text = cell.strip()
-    if not text:
-        raise DataError(f"{path}: row {line}, column '{column}': expected a number, got an empty cell")
-    try:
-        x = float(text)
-    except ValueError:
-        raise DataError(f"{path}: row {line}, column '{column}': expected a number, got {text!r}") from None
-    if not math.isfinite(x):
-        raise DataError(f"{path}: row {line}, column '{column}': expected a finite number, got {text!r}")
-    return x
-
-
-def _column_index(path, header: list[str], name: str, what: str) -> int:
-    if name in header:
-        return header.index(name)
-    hint = difflib.get_close_matches(name, header, n=1)
-    tip = f" (did you mean '{hint[0]}'?)" if hint else ""
-    raise DataError(f"{path}: no {what} column '{name}'; columns are {', '.join(header)}{tip}")
-
-
-def _read_csv(path, label: str | None):
-    header, rows = _read_csv_rows(path)
-    if len(header) < 2:
-        raise DataError(f"{path}: expected at least 2 columns (features and a label), got {len(header)}")
-    j = _column_index(path, header, label, "label") if label else len(header) - 1
-    names = [h for k, h in enumerate(header) if k != j]
-    cols = [k for k in range(len(header)) if k != j]
-    X = np.array([[_number(path, line, header[k], cells[k]) for k in cols] for line, cells in rows],
-                 dtype=np.float64).reshape(len(rows), len(cols))
-    labels = []
-    for line, cells in rows:
-        if not cells[j].strip():
-            raise DataError(f"{path}: row {line}, column '{header[j]}': empty label cell")
-        labels.append(cells[j].strip())
-    try:
-        y = np.array([float(s) for s in labels], dtype=np.float64)
-    except ValueError:
-        return X, np.array(labels, dtype=str), names  # text labels: classification
-    if y.size and not np.isfinite(y).all():
-        i = int(np.flatnonzero(~np.isfinite(y))[0])
-        raise DataError(f"{path}: row {rows[i][0]}, column '{header[j]}': expected a finite number, "
-                        f"got {labels[i]!r}")
-    return X, y, names
-
-
-def _read_npz(path):
-    import zipfile
-
-    try:
-        z = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
-        raise DataError(f"{path}: not a readable .npz archive ({e})") from e
-    if not isinstance(z, np.lib.npyio.NpzFile):
-        raise DataError(f"{path}: expected an .npz archive with arrays X and y, got a single array")
-    with z:
-        missing = [k for k in ("X", "y") if k not in z.files]
-        if missing:
-            raise DataError(f"{path}: missing array(s) {', '.join(missing)}; the archive holds "
-                            f"{', '.join(sorted(z.files)) or 'no arrays'} (expected X and y)")
-        arrays = {}
-        for k in ("X", "y", "feature_names"):
-            if k not in z.files:
-                continue
-            try:
-                arrays[k] = z[k]
-            except ValueError as e:  # object arrays need pickle, refused
-                raise DataError(f"{path}: array '{k}' holds Python objects, refused ({e})") from e
-            except (OSError, EOFError, zipfile.BadZipFile) as e:
-                raise DataError(f"{path}: array '{k}' is corrupt ({e})") from e
-    X, y = arrays["X"], arrays["y"]
-    if X.ndim != 2:
-        raise DataError(f"{path}: X must be 2-D (samples, features), got shape {X.shape}")
-    if X.dtype.kind not in "biuf":
-        raise DataError(f"{path}: X must hold numbers, got dtype {X.dtype}")
-    X = X.astype(np.float64)
-    bad = np.argwhere(~np.isfinite(X))
-    if len(bad):
-        i, k = bad[0]
-        raise DataError(f"{path}: X[{i}, {k}] is {X[i, k]}: expected a finite number")
-    if y.ndim not in (1, 2) or len(y) != len(X):
-        raise DataError(f"{path}: y must have one entry per row of X ({len(X)}), got shape {y.shape}")
-    if y.dtype.kind == "S":
-        y = y.astype(str)
-    elif y.dtype.kind in "iuf":
-        if not np.isfinite(y.astype(np.float64)).all():
-            raise DataError(f"{path}: y[{int(np.argwhere(~np.isfinite(y))[0][0])}] is not a finite number")
-    elif y.dtype.kind not in "bU":
-        raise DataError(f"{path}: y must hold numbers or text, got dtype {y.dtype}")
-    names = [f"x{k}" for k in range(X.shape[1])]
-    fn = arrays.get("feature_names")
-    if fn is not None and fn.shape == (X.shape[1],) and fn.dtype.kind in "US":
-        names = [str(s) for s in fn.astype(str)]
-    return X, y, names
-
-
-def read_features_csv(path, feature_names, label=None) -> np.ndarray:
-    """Feature matrix (n, len(feature_names)) from a CSV, columns picked by header name.
-
-    Columns are returned in the order of `feature_names` (the training order), whatever
-    their order in the file; other columns, such as the `label` column, are ignored.
+    ``regular``: only a regular file will do (training data is read again by ``evaluate``, so
+    it must be a file that stays). Otherwise a pipe is accepted too; devices never are (a
+    symlink to /dev/zero would never end).
     """
-    p = _check_file(path)
-    if p.suffix.lower() != ".csv":
-        raise DataError(f"{path}: unsupported file type '{p.suffix}', expected .csv")
-    header, rows = _read_csv_rows(path)
-    cols = [_column_index(path, header, name, "feature") for name in feature_names]
-    if not rows:
-        raise DataError(f"{path}: no data rows after the header")
-    return np.array([[_number(path, line, header[k], cells[k]) for k in cols] for line, cells in rows],
-                    dtype=np.float64).reshape(len(rows), len(cols))
+    p = Path(path)
+    kind = file_type(p)
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise DataError(f"{path}: is a directory, expected a data file ({kinds()})")
+    if not stat.S_ISREG(st.st_mode) and (regular or not stat.S_ISFIFO(st.st_mode)):
+        what = "a pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else "a device or socket, not a file"
+        why = (" (training data is read again by evaluate, so it must be a file)" if regular
+               else " or a pipe")
+        raise DataError(f"{path}: is {what}; expected a regular data file{why}")
+    if kind is None:
+        suffix = "".join(p.suffixes[-2:]) or "(none)"
+        raise DataError(f"{path}: unsupported file type '{suffix}', expected one of {kinds()}")
+    if not os.access(p, os.R_OK):
+        raise DataError(f"{path}: cannot read: permission denied")
+    return p, kind
 
 
-def read_table(path, label: str | None):
-    """(X float64 (n, d), y, feature names) from a .csv or .npz file."""
-    p = _check_file(path)
-    return _read_csv(path, label) if p.suffix.lower() == ".csv" else _read_npz(path)
+def fingerprint(path) -> dict:
+    """{"path", "size", "sha256"} of a file's bytes as stored (a .gz file's compressed bytes)."""
+    p = Path(path)
+    h = hashlib.sha256()
+    try:
+        with open(p, "rb") as f:
+            while block := f.read(1 << 22):
+                h.update(block)  # hashlib lets other threads run while it hashes a large block
+        size = os.stat(p).st_size
+    except OSError as e:
+        raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
+    return {"path": str(p.absolute()), "size": size, "sha256": h.hexdigest()}
+
+
+class Background:
+    """Run a function in a thread beside the caller's work; ``result()`` waits for it."""
+
+    def __init__(self, fn, *args):
+        self._out: dict = {}
+        self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True)
+        self._thread.start()
+
+    def _run(self, fn, args):
+        try:
+            self._out["value"] = fn(*args)
+        except BaseException as e:  # re-raised in the caller's thread
+            self._out["error"] = e
+
+    def result(self):
+        self._thread.join()
+        if "error" in self._out:
+            raise self._out["error"]
+        return self._out["value"]
+
+
+def read_stream(stream, name: str, cancel=None, limit: int = MAX_STREAM_BYTES) -> bytes:
+    """All bytes of a pipe or standard input, refusing more than ``limit``."""
+    chunks, total = [], 0
+    reader = getattr(stream, "buffer", stream)
+    while True:
+        if cancel is not None and cancel.is_set():
+            raise DataError(f"{name}: reading was interrupted")
+        block = reader.read(1 << 20)
+        if not block:
+            break
+        if isinstance(block, str):
+            block = block.encode("utf-8")
+        total += len(block)
+        if total > limit:
+            raise DataError(f"{name}: more than {limit >> 20} MiB of input; save it to a file first")
+        chunks.append(block)
+    return b"".join(chunks)
+
+
+# ---------------------------------------------------------------- CSV sniffing
+@dataclass
+class CsvLayout:
+    names: list[str]  # column names from the header row, stripped
+    delimiter: str
+    decimal: str  # "." or "," (a ';'-separated file may write 1,5 for one and a half)
+    header_bytes: int
+    skip_rows: int = 1  # lines up to and including the header
+
+
+_DECIMAL_COMMA = re.compile(r"^-?\d+,\d+$")
+
+
+def sniff_csv(path: str, head: bytes, delimiter: str | None = None) -> CsvLayout:
+    """The header, delimiter and decimal mark of a CSV from its first bytes (decompressed)."""
+    if not head.strip():
+        raise DataError(f"{path}: empty file, expected a header row of column names")
+    if b"\x00" in head[:SNIFF_BYTES]:
+        raise DataError(f"{path}: binary data (NUL bytes), expected CSV text with a header row")
+    end = head.find(b"\n")
+    if end < 0 and len(head) >= MAX_HEADER_BYTES:
+        raise DataError(f"{path}: no line break in the first {MAX_HEADER_BYTES >> 20} MiB, "
+                        "expected CSV text with a header row")
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        if e.start < len(head) - 4:  # not merely a character cut at the end of the sample
+            raise DataError(f"{path}: not UTF-8 text (byte 0x{head[e.start]:02x} at offset {e.start}); "
+                            "save the file as UTF-8") from None
+        text = head[:e.start].decode("utf-8-sig")
+    raw = text.splitlines()[:200]
+    lines = [line for line in raw if line.strip()][:50]
+    if not lines:
+        raise DataError(f"{path}: empty file, expected a header row of column names")
+    skip = next(k for k, line in enumerate(raw) if line.strip()) + 1
+    # a header line may be one long field when split by the wrong delimiter
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_HEADER_BYTES))
+    if delimiter is None:
+        delimiter = _guess_delimiter(path, lines)
+    header = next(csv.reader(io.StringIO(lines[0]), delimiter=delimiter))
+    names = [h.strip() for h in header]
+    if len(names) > MAX_COLUMNS:
+        raise DataError(f"{path}: the header has {len(names)} columns, more than the {MAX_COLUMNS} "
+                        "nncli reads from one file; keep the columns you need in a smaller file")
+    names = [n or f"column_{k + 1}" for k, n in enumerate(names)]  # unnamed: by position
+    dupes = sorted(n for n, c in Counter(names).items() if c > 1)
+    if dupes:
+        raise DataError(f"{path}: duplicate column name(s) in the header: {', '.join(dupes[:10])}"
+                        f"{' ...' if len(dupes) > 10 else ''}; each column needs its own name")
+    decimal = "."
+    if delimiter == ";":
+        cells = [c.strip() for line in lines[1:] for c in line.split(";")]
+        if any(_DECIMAL_COMMA.match(c) for c in cells):
+            decimal = ","
+    return CsvLayout(names, delimiter, decimal, len(lines[0].encode("utf-8")), skip)
+
+
+def _guess_delimiter(path: str, lines: list[str]) -> str:
+    """The delimiter that splits the header into the most fields, where most of the first
+    data rows have as many (a comma when nothing splits the header; a ragged row is then
+    reported by the parser with its row number)."""
+    best, best_n = ",", 1
+    for d in DELIMITERS:
+        counts = [len(row) for row in csv.reader(io.StringIO("\n".join(lines[:20])), delimiter=d)]
+        n = counts[0] if counts else 1
+        agree = sum(c == n for c in counts[1:])
+        if n > best_n and agree * 2 >= len(counts) - 1:
+            best, best_n = d, n
+    return best
+
+
+def read_head(path, kind: str, n: int = SNIFF_BYTES) -> bytes:
+    """The first bytes of a file, decompressed for .gz, enough to hold the header line."""
+    opener = _gzip_open if str(path).lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            head = f.read(n)
+            while b"\n" not in head and len(head) < MAX_HEADER_BYTES:
+                more = f.read(n)
+                if not more:
+                    break
+                head += more
+                n *= 2
+            return head
+    except (OSError, EOFError) as e:
+        raise DataError(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
+
+
+def _gzip_open(path, mode):
+    import gzip
+
+    return gzip.open(path, mode)
