@@ -15,6 +15,7 @@ from nncli.config import Config, parse_yaml, read_config_text, validate
 from nncli.config.migrate import migrate
 from nncli.data import Preprocessor, read_features_csv, read_raw
 from nncli.errors import DataError, RunError
+from nncli.paths import check_path
 from nncli.nn import Network, make_loss
 
 
@@ -77,6 +78,7 @@ def evaluate(run: str, data_file: str | None = None, runs_dir: str | Path = "run
             raise DataError(f"{run_dir}: the run has no test split (data.test: 0); pass --data FILE")
         X, y, source = ds.X_test, ds.y_test, f"test split of {ds.source}"
     else:
+        check_path(data_file, "data file")
         X, y_raw, _, source = read_raw(dataset=None, path=data_file, label=lr.cfg.data.label, params={},
                                        seed=lr.cfg.seed)
         X = lr.prep.transform(X, lr.cfg.training.dtype)
@@ -117,6 +119,7 @@ def _probabilities(p: np.ndarray) -> np.ndarray:
 
 def predict(run: str, input_file: str, runs_dir: str | Path = "runs") -> tuple[list[str], list[list]]:
     """(header, rows) of predictions for a CSV of features: class and probabilities, or values."""
+    check_path(input_file, "input file")
     run_dir, lr = load_run(run, runs_dir)
     X = read_features_csv(input_file, lr.meta["feature_names"], lr.cfg.data.label)
     out = lr.net.predict(lr.prep.transform(X, lr.cfg.training.dtype))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import errno
 import io
 import json
 import os
@@ -32,6 +33,7 @@ from nncli.atomic import (  # noqa: F401  (re-exported: the run store's file pri
 from nncli.atomic import _unlink
 from nncli.checkpoint import MODEL_FORMAT, READS_MODEL, check_format, decode_checkpoint, encode_checkpoint
 from nncli.errors import ConfigError, FormatError, RunError
+from nncli.paths import check_path
 
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.csv"
@@ -57,9 +59,11 @@ def check_name(name) -> str:
 def claim_run_dir(root: str | Path, name: str) -> Path:
     """Create and return a fresh root/<YYYYmmdd-HHMMSS>-<6 hex>-<name>; never reuses a directory."""
     check_name(name)
-    root = Path(root)
+    root = Path(check_path(root, "runs directory"))
     try:
         root.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as e:  # a file, or a symbolic link that leads nowhere
+        raise RunError(f"cannot use {root} as the runs directory: {_not_a_directory(root)}") from e
     except OSError as e:
         raise RunError(f"cannot create the runs directory {root}: {e.strerror or e}") from e
     real_root = root.resolve()
@@ -75,6 +79,18 @@ def claim_run_dir(root: str | Path, name: str) -> Path:
             raise RunError(f"cannot create a run directory in {root}: {e.strerror or e}") from e
         return run_dir
     raise RunError(f"cannot create a run directory in {root}: {_CLAIM_TRIES} names were taken")
+
+
+def _not_a_directory(path: Path) -> str:
+    if not os.path.islink(path):
+        return "it exists and is not a directory"
+    try:
+        os.stat(path)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "it is a symbolic link in a loop (a link that leads back to itself)"
+        return f"it is a symbolic link to {os.readlink(path)}, which does not exist"
+    return "it is a symbolic link to something that is not a directory"
 
 
 # ---------------------------------------------------------------- metrics.csv
@@ -263,8 +279,8 @@ def resolve_run(path_or_name: str, root="runs") -> Path:
     A name is either a directory name in root or a run name, in which case the newest run
     with that name is used (directory names start with a timestamp, so they sort by age).
     """
-    root = Path(root)
-    given = Path(path_or_name)
+    root = Path(check_path(root, "runs directory"))
+    given = Path(check_path(path_or_name, "run"))
     candidates = [given]
     if given.name == str(path_or_name) and path_or_name not in ("", ".", ".."):
         candidates.append(root / path_or_name)
@@ -285,7 +301,7 @@ def resolve_run(path_or_name: str, root="runs") -> Path:
 def list_runs(root) -> list[dict]:
     """One dict per run directory in root, {"dir": ..., **summary}, sorted by directory name."""
     out = []
-    for p in _run_dirs(Path(root)):
+    for p in _run_dirs(Path(check_path(root, "runs directory"))):
         try:
             summary = read_summary(p)
         except RunError:

@@ -28,7 +28,7 @@ LAYERS = {
 }
 # a module (file stem or folder) -> its layer
 PLACE = {
-    "errors": "errors", "nn": "nn", "config": "config", "data": "data",
+    "errors": "errors", "paths": "errors", "nn": "nn", "config": "config", "data": "data",
     "runs": "store", "atomic": "store", "checkpoint": "store",
     "build": "build", "blas": "blas",
     "runner": "work", "inference": "work", "sweep": "work",

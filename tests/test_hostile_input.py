@@ -50,3 +50,81 @@ def test_forbidden_characters_in_set_values_and_stdin_exit_2(char, tmp_path, nnc
     one_clean_line(r, 2)
     assert "<stdin>:6:" in r.err
     assert not (tmp_path / "runs").exists()
+
+
+# ---------------------------------------------------------------- paths no file system accepts
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """(runs dir, run dir, a features CSV) of one small finished run."""
+    from nncli import runner
+    from nncli.config import load_config
+
+    root = tmp_path_factory.mktemp("trained")
+    run_dir, _ = runner.train(load_config(write(root / "iris.yaml", IRIS)), runs_dir=root / "runs")
+    features = write(root / "features.csv", "sepal length (cm),sepal width (cm),petal length (cm),"
+                                            "petal width (cm)\n5.1,3.5,1.4,0.2\n")
+    return root / "runs", run_dir, features
+
+
+BAD_PATHS = {
+    "long-name": "x" * 300,
+    "long-path": "d/" * 2100 + "f",
+    "nul": "runs\x00evil",
+}
+COMMANDS = {
+    "config-validate": lambda p, t: ("config", "validate", p),
+    "config-show": lambda p, t: ("config", "show", p),
+    "train-config": lambda p, t: ("train", p),
+    "train-runs-dir": lambda p, t: ("train", t[3], "--runs-dir", p),
+    "train-resume": lambda p, t: ("train", "--resume", p, "--runs-dir", t[0]),
+    "sweep-config": lambda p, t: ("sweep", p, "--grid", "seed=[1,2]"),
+    "evaluate-run": lambda p, t: ("evaluate", p, "--runs-dir", t[0]),
+    "evaluate-runs-dir": lambda p, t: ("evaluate", "iris", "--runs-dir", p),
+    "evaluate-data": lambda p, t: ("evaluate", t[1], "--data", p),
+    "predict-run": lambda p, t: ("predict", p, "--input", t[2], "--runs-dir", t[0]),
+    "predict-input": lambda p, t: ("predict", t[1], "--input", p),
+    "predict-output": lambda p, t: ("predict", t[1], "--input", t[2], "--output", p),
+    "runs": lambda p, t: ("runs", p),
+    "set-data-path": lambda p, t: ("train", t[3], "--set", f"data.path={_yaml_str(p + '.csv')}",
+                                   "--runs-dir", t[0]),
+    "set-init-from": lambda p, t: ("train", t[3], "--set", f"model.init_from={_yaml_str(p)}",
+                                   "--runs-dir", t[0]),
+}
+
+
+def _yaml_str(text: str) -> str:
+    return '"' + text.replace("\x00", "\\0") + '"'
+
+
+@pytest.mark.parametrize("bad", list(BAD_PATHS))
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_impossible_paths_are_one_line_errors(command, bad, trained, tmp_path, nncli):
+    runs_dir, run, features = trained
+    cfg = write(tmp_path / "iris.yaml", IRIS)
+    args = COMMANDS[command](BAD_PATHS[bad], (runs_dir, run, features, cfg))
+    before = sorted(p.name for p in runs_dir.iterdir())
+    r = nncli(*args)
+    assert r.code in (2, 4), (r.code, r.err)
+    assert "Traceback" not in r.err and r.out == ""
+    # one line of nncli's own, or click's usage block for an option it converts itself
+    errors = [line for line in r.err.splitlines() if line.lower().startswith("error:")]
+    assert len(errors) == 1 and len(r.err.strip().splitlines()) <= 4, r.err
+    assert "\x00" not in r.err  # a NUL byte is shown escaped
+    assert ("NUL" in r.err or "null byte" in r.err) if bad == "nul" else "bytes" in r.err
+    assert len(r.err) < 600  # a path thousands of bytes long is shortened in the message
+    assert sorted(p.name for p in runs_dir.iterdir()) == before
+
+
+@pytest.mark.parametrize("kind", ["dangling", "loop"])
+def test_a_broken_symbolic_link_as_runs_dir_is_named_as_such(kind, tmp_path, nncli):
+    link = tmp_path / "runs"
+    if kind == "dangling":
+        link.symlink_to(tmp_path / "gone")
+    else:
+        link.symlink_to(tmp_path / "runs")
+    cfg = write(tmp_path / "iris.yaml", IRIS)
+    r = nncli("train", cfg, "--runs-dir", link)
+    one_clean_line(r, 4)
+    assert str(link) in r.err and "symbolic link" in r.err
+    assert ("does not exist" if kind == "dangling" else "loop") in r.err
+    assert "File exists" not in r.err

@@ -65,7 +65,11 @@ def _click_errors() -> tuple[type, type, type]:
 
 
 def _report(e: NncliError) -> None:
-    lines = str(e).splitlines() or [type(e).__name__]
+    from nncli.paths import shown
+
+    # a control character from a file name or a value is shown escaped, never sent to the terminal
+    text = str(e) or type(e).__name__
+    lines = [shown(line, limit=1 << 20) for line in text.strip("\n").split("\n")]
     if os.environ.get("NO_COLOR") or not sys.stderr.isatty():
         print(f"error: {lines[0]}", file=sys.stderr)
         for line in lines[1:]:

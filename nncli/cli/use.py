@@ -50,6 +50,10 @@ def predict(
 
     from nncli import inference, runs
 
+    from nncli.paths import check_path
+
+    if output is not None:
+        check_path(output, "--output")
     if output is not None and output.exists() and not force:
         raise UsageError(f"--output {output}: the file exists; pass --force to overwrite it")
     header, rows = inference.predict(run, input, runs_dir)

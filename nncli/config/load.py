@@ -11,11 +11,12 @@ from typing import Any, Sequence
 
 import yaml
 
-from nncli.config.overrides import apply_overrides, split_override
+from nncli.config.overrides import apply_overrides, label, split_override
 from nncli.config.safeyaml import Dumper, load_yaml
 from nncli.config.schema import Config, _show
 from nncli.config.validate import validate
 from nncli.errors import ConfigError
+from nncli.paths import check_path
 
 MAX_CONFIG_BYTES = 1024 * 1024
 
@@ -34,6 +35,7 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, dict[tuple, int]]:
 
 # ------------------------------------------------------------------- loading
 def _read_text(path: Path) -> str:
+    check_path(path, "config file", ConfigError)
     try:
         if path.is_dir():
             raise ConfigError(f"{path}: is a directory, expected a YAML config file")
@@ -75,7 +77,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = (), text: str | Non
     for item in overrides:
         keys = split_override(item)[0]
         lines = {k: v for k, v in lines.items() if k[:len(keys)] != keys}
-        lines[keys] = f"override {item!r}"
+        lines[keys] = label(item)
     return validate(data, filename, lines)
 
 

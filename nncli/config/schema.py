@@ -14,6 +14,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from nncli.config.fields import (  # noqa: F401  (ByName, _UNION_TAGS, _show: part of the schema's API)
     _UNION_TAGS,
     ByName,
+    FilePath,
     Name,
     Rate,
     Scalar,
@@ -61,7 +62,7 @@ class DataConfig(_Section):
 
     dataset: Optional[_choice(DATASET_NAMES)] = Field(
         "digits", description="Built-in dataset or generator (null when `path` is used).")
-    path: Optional[str] = Field(
+    path: Optional[FilePath] = Field(
         None, strict=True, description="A .csv or .npz file used instead of `dataset`.")
     label: Optional[str] = Field(
         None, strict=True, description="CSV label column name (default: the last column).")
@@ -125,7 +126,7 @@ class ModelConfig(_Section):
     bias: bool = Field(True, strict=True, description="Give dense layers a bias vector.")
     output: _choice(OUTPUT_NAMES) = Field(
         "auto", description="Output activation; auto: follows from the task and loss.")
-    init_from: Optional[str] = Field(
+    init_from: Optional[FilePath] = Field(
         None, strict=True, description="A run directory whose weights start this model.")
     freeze: int = _int(0, "Freeze the first N dense layers (0..len(hidden)+1).", ge=0)
 
