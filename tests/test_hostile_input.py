@@ -128,3 +128,12 @@ def test_a_broken_symbolic_link_as_runs_dir_is_named_as_such(kind, tmp_path, nnc
     assert str(link) in r.err and "symbolic link" in r.err
     assert ("does not exist" if kind == "dangling" else "loop") in r.err
     assert "File exists" not in r.err
+
+
+# ---------------------------------------------------------------- values the schema let through
+def test_seed_beyond_32_bits_is_refused_at_validation(tmp_path, nncli):
+    cfg = write(tmp_path / "iris.yaml", IRIS)
+    r = nncli("config", "validate", cfg, "--set", "seed=4294967296")
+    assert r.code == 2 and "seed" in r.err and "4294967295" in r.err and "Traceback" not in r.err
+    r = nncli("train", cfg, "--set", "seed=4294967295", "--runs-dir", tmp_path / "runs", "--quiet")
+    assert r.code == 0, r.err  # the largest seed trains

@@ -239,7 +239,8 @@ class Config(_Section):
     """An nncli experiment."""
 
     name: Name = Field("run", description="Run name, part of the run directory under runs/.")
-    seed: int = _int(0, "One seed drives splitting, init, dropout and shuffling (>= 0).", ge=0)
+    seed: int = _int(0, "One seed drives splitting, init, dropout and shuffling (0 .. 2**32 - 1, "
+                        "the range scikit-learn's generators take).", ge=0, le=2**32 - 1)
     description: str = Field("", strict=True, description="Free text about the experiment.")
     data: DataConfig = Field(default_factory=DataConfig, description="Data.")
     model: ModelConfig = Field(default_factory=ModelConfig, description="Model.")
