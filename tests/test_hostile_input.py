@@ -137,3 +137,32 @@ def test_seed_beyond_32_bits_is_refused_at_validation(tmp_path, nncli):
     assert r.code == 2 and "seed" in r.err and "4294967295" in r.err and "Traceback" not in r.err
     r = nncli("train", cfg, "--set", "seed=4294967295", "--runs-dir", tmp_path / "runs", "--quiet")
     assert r.code == 0, r.err  # the largest seed trains
+
+
+# ---------------------------------------------------------------- hand-edited run files
+WRONG_TYPES = [{"final": "x"}, {"final": {"validation": {"accuracy": "0.9"}}}, {"final": {"test": "x"}},
+               {"final": [1]}, {"status": 3}, {"resumed": 5}, {"resumed": ["x"]}, {"wall_time": "a"},
+               {"lr": "x"}, {"name": 5}, {"task": 5}, {"epochs_run": "3"}, {"hidden": "8"},
+               {"dataset": ["iris"]}, {"best": 1}, {"segments": 3}]
+
+
+@pytest.mark.parametrize("sort", ["dir", "name", "status", "val", "test", "time", "lr"])
+def test_runs_lists_summaries_with_wrong_typed_values(sort, tmp_path, nncli):
+    import json
+
+    from nncli import runs
+
+    root = tmp_path / "runs"
+    for i, values in enumerate(WRONG_TYPES):
+        run = runs.claim_run_dir(root, f"r{i}")
+        write(run / "config.yaml", IRIS)
+        write(run / "summary.json", json.dumps({"task": "classification", "status": "finished", **values}))
+    r = nncli("runs", root, "--sort", sort)
+    assert r.code == 0, r.err
+    assert f"{len(WRONG_TYPES)} runs" in r.out
+    r = nncli("runs", root, "--sort", sort, "--json")
+    assert r.code == 0, r.err
+    rows = {row["dir"].rsplit("-", 1)[1]: row for row in json.loads(r.out)}
+    for i, values in enumerate(WRONG_TYPES):
+        (key,) = values
+        assert key not in rows[f"r{i}"] and rows[f"r{i}"]["damaged"] == [key]
