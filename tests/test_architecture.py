@@ -28,10 +28,10 @@ LAYERS = {
 }
 # a module (file stem or folder) -> its layer
 PLACE = {
-    "errors": "errors", "paths": "errors", "nn": "nn", "config": "config", "data": "data",
-    "runs": "store", "atomic": "store", "checkpoint": "store",
+    "errors": "errors", "paths": "errors", "memory": "errors", "nn": "nn", "config": "config", "data": "data",
+    "runs": "store", "atomic": "store", "checkpoint": "store", "runlock": "store",
     "build": "build", "blas": "blas",
-    "runner": "work", "inference": "work", "sweep": "work",
+    "runner": "work", "inference": "work", "sweep": "work", "resume": "work",
     "views": "views", "plots": "views", "report": "views",
     "cli": "cli", "__main__": "cli", "__init__": "version",
 }

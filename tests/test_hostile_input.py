@@ -164,5 +164,5 @@ def test_runs_lists_summaries_with_wrong_typed_values(sort, tmp_path, nncli):
     assert r.code == 0, r.err
     rows = {row["dir"].rsplit("-", 1)[1]: row for row in json.loads(r.out)}
     for i, values in enumerate(WRONG_TYPES):
-        (key,) = values
-        assert key not in rows[f"r{i}"] and rows[f"r{i}"]["damaged"] == [key]
+        (key, value), = values.items()
+        assert rows[f"r{i}"].get(key) != value and rows[f"r{i}"]["damaged"] == [key]

@@ -6,6 +6,8 @@ This package imports neither numpy nor anything else heavy so the CLI starts fas
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -98,6 +100,36 @@ def config_to_dict(cfg: Config) -> dict:
         keys = sorted(node, key=lambda k: (k != "name", k in _LAST))  # stable: schema order otherwise
         return {k: order(node[k]) for k in keys}
     return order(cfg.model_dump(mode="json"))
+
+
+# keys that describe a run rather than define its model and training: editing them in a run's
+# config.yaml changes nothing the saved weights depend on
+_DESCRIPTIVE = ("name", "description")
+
+
+def config_hash(cfg: Config) -> str:
+    """SHA-256 of the resolved config (descriptive keys left out), saved beside the weights."""
+    data = {k: v for k, v in config_to_dict(cfg).items() if k not in _DESCRIPTIVE}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def config_differences(saved: Any, cfg: Config) -> list[str]:
+    """The dotted keys where ``cfg`` differs from ``saved`` (a config_to_dict saved with the
+    weights), as ``key: saved -> now``. Keys the saved copy lacks (added to the schema since,
+    with their defaults) do not count."""
+    def walk(a, b, prefix):
+        out = []
+        for k in a:
+            if prefix == "" and k in _DESCRIPTIVE:
+                continue
+            if isinstance(a[k], dict) and isinstance(b.get(k), dict):
+                out += walk(a[k], b[k], f"{prefix}{k}.")
+            elif k not in b or a[k] != b[k]:
+                out.append(f"{prefix}{k}: {_show(a[k])} -> {_show(b.get(k))}")
+        return out
+    if not isinstance(saved, dict):
+        return ["(the saved config is not a mapping)"]
+    return walk(saved, config_to_dict(cfg), "")
 
 
 def dump_config(cfg: Config) -> str:
