@@ -76,7 +76,7 @@ def load_run(run: str, runs_dir: str | Path = "runs") -> tuple[Path, Loaded]:
         loss = make_loss(meta["loss"], cfg.loss.huber_delta)
         width = prep.transform(np.zeros((1, prep.n_features_in))).shape[1]
     except (KeyError, ValueError, TypeError, DataError, ConfigError) as e:
-        raise RunError(f"{model_file}: corrupt or not an nncli model ({e})") from e
+        raise RunError(f"{model_file}: corrupt or not an nncli model ({' '.join(str(e).split())})") from e
     if width != meta["n_in"]:
         raise RunError(f"{model_file}: corrupt or not an nncli model (the preprocessing gives {width} "
                        f"features, the network takes {meta['n_in']})")
@@ -106,6 +106,9 @@ def evaluate(run: str, data_file: str | None = None, runs_dir: str | Path = "run
         if len(ds.X_test) == 0:
             raise DataError(f"{run_dir}: the run has no test split (data.test: 0); pass --data FILE")
         X, y, source = ds.X_test, ds.y_test, f"test split of {ds.source}"
+        if X.shape[1] != lr.meta["n_in"]:
+            raise RunError(f"{run_dir}: the run's data gives {X.shape[1]} features, its model takes "
+                           f"{lr.meta['n_in']}: was the data section of its {runs.CONFIG_FILE} edited?")
     else:
         check_path(data_file, "data file")
         X, y_raw, _, source = read_raw(dataset=None, path=data_file, label=lr.cfg.data.label, params={},
