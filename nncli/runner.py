@@ -31,6 +31,7 @@ from nncli import __version__, blas, runs
 from nncli import resume as resume_
 from nncli.build import Parts, build, load_data, targets
 from nncli.config import Config, config_hash, config_to_dict, dump_config
+from nncli.config.resources import check_resources
 from nncli.data import Dataset
 from nncli.errors import ConfigError, DivergedError, Interrupted, NncliError, RunError
 from nncli.nn import Callback, Diverged
@@ -191,12 +192,14 @@ def prepare(cfg: Config | None, *, runs_dir, resume: str | None, callbacks, comm
             timings: dict) -> Job:
     t0 = time.perf_counter()
     if resume is None:
+        check_resources(cfg)  # a model or data that cannot fit is refused before any allocation
         ds = load_data(cfg)
         timings["data"] = time.perf_counter() - t0
         return Job(cfg, ds, build(cfg, ds, callbacks, runs_dir), None, command, timings, t0)
     run_dir, lock = resume_.take(resume, runs_dir)
     try:
         saved = resume_.run_config(run_dir)
+        check_resources(saved)
         if cfg is not None and config_to_dict(cfg) != config_to_dict(saved):
             raise ConfigError(f"--resume {run_dir}: the given config differs from the run's saved config "
                               f"in {', '.join(_differences(config_to_dict(saved), config_to_dict(cfg)))}; "

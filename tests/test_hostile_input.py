@@ -166,3 +166,44 @@ def test_runs_lists_summaries_with_wrong_typed_values(sort, tmp_path, nncli):
     for i, values in enumerate(WRONG_TYPES):
         (key, value), = values.items()
         assert rows[f"r{i}"].get(key) != value and rows[f"r{i}"]["damaged"] == [key]
+
+
+# ---------------------------------------------------------------- configs too big to fit
+@pytest.mark.parametrize("override, key", [
+    ("model.hidden=[1000000000]", "model.hidden"),
+    ("model.hidden=[100000, 100000]", "model.hidden"),
+    ("data.params={n_samples: 1e10}", "data.params.n_samples"),
+    ("data.params={n_samples: 2000000, n_features: 5000}", "data.params.n_samples"),
+    ("model.maxout_pieces=100000000", "model.maxout_pieces"),
+    ("data.polynomial=10", "data.polynomial"),
+])
+def test_a_config_that_cannot_fit_in_memory_is_refused_naming_the_estimate(override, key, tmp_path, nncli):
+    base = IRIS.replace("dataset: iris", "dataset: make_classification") + "\n"
+    extra = ["--set", "model.activation=maxout"] if "maxout" in override else []
+    extra += ["--set", "data.params={n_features: 200}"] if "polynomial" in override else []
+    cfg = write(tmp_path / "big.yaml", base)
+    for command in (("config", "validate"), ("train",)):
+        r = nncli(*command, cfg, *extra, "--set", override, "--runs-dir", tmp_path / "runs") \
+            if command == ("train",) else nncli(*command, cfg, *extra, "--set", override)
+        one_clean_line(r, 2)
+        assert f"{key}: the model and data would need about" in r.err
+        assert "TB" in r.err or "GB" in r.err or "PB" in r.err
+        assert "available" in r.err
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("model", [
+    "{hidden: [8]}", "{hidden: []}", "{hidden: [16, 8], batch_norm: true}", "{hidden: [12], bias: false}",
+    "{hidden: [10, 6], activation: [maxout, prelu], maxout_pieces: 3}", "{hidden: [5], activation: prelu}",
+])
+@pytest.mark.parametrize("data", ["{dataset: iris}", "{dataset: digits, polynomial: 2}",
+                                  "{dataset: make_regression, params: {n_features: 7, n_targets: 2}}",
+                                  "{dataset: make_blobs, params: {centers: 5}}"])
+def test_the_estimate_counts_exactly_the_parameters_the_network_has(model, data, tmp_path):
+    from nncli.build import build, load_data
+    from nncli.config import load_config
+    from nncli.config.resources import estimate
+
+    cfg = load_config(write(tmp_path / "cfg.yaml", f"data: {data}\nmodel: {model}\n"))
+    parts = build(cfg, load_data(cfg))
+    assert estimate(cfg).n_params == parts.net.theta.size

@@ -21,7 +21,9 @@ def config_show(config: Annotated[str, typer.Argument(help="Experiment YAML file
 @config_app.command("validate")
 def config_validate(config: Annotated[str, typer.Argument(help="Experiment YAML file, or -.")], set_: SetOpt = []):
     """Check a config without training; exit 0 when it is valid."""
-    _load(config, set_)
+    from nncli.config.resources import check_resources
+
+    check_resources(_load(config, set_), "<stdin>" if config == "-" else config)
     _console().print(f"{config}: ok")
 
 
