@@ -113,6 +113,8 @@ def evaluate(run: str, data_file: str | None = None, runs_dir: str | Path = "run
         check_path(data_file, "data file")
         X, y_raw, _, source = read_raw(dataset=None, path=data_file, label=lr.cfg.data.label, params={},
                                        seed=lr.cfg.seed)
+        if len(X) == 0:
+            raise DataError(f"{source}: no rows to score")
         X = lr.prep.transform(X, lr.cfg.training.dtype)
         if task == "classification":
             y = _encode_labels(y_raw, lr.classes, source)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -67,11 +68,15 @@ def load_config(path: str | Path, overrides: Sequence[str] = (), text: str | Non
     ``path == "-"`` means ``text`` holds what was read from stdin (shown as ``<stdin>``).
     """
     filename = "<stdin>" if str(path) == "-" else str(path)
+    escaped = re.search("[\udc80-\udcff]", text) if text is not None else None
+    if escaped:  # bytes that were not UTF-8, kept by the surrogateescape error handler of stdin
+        raise ConfigError(f"{filename}: expected UTF-8 text, got byte 0x{ord(escaped.group()) - 0xDC00:02x} "
+                          f"at character {escaped.start()}")
     if text is None:
         if str(path) == "-":
             raise ConfigError("<stdin>: no config text was given")
         text = _read_text(Path(path))
-    elif len(text) > MAX_CONFIG_BYTES or len(text.encode("utf-8")) > MAX_CONFIG_BYTES:
+    elif len(text) > MAX_CONFIG_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_CONFIG_BYTES:
         raise ConfigError(f"{filename}: config text is larger than the limit of "
                           f"{MAX_CONFIG_BYTES} bytes (1 MiB)")
     data, lines = parse_yaml(text, filename)
