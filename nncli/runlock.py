@@ -125,9 +125,9 @@ class RunLock:
             data = json.dumps(self.record).encode()
         data = data.ljust(RECORD_BYTES - 1) + b"\n"
         try:
+            os.pwrite(self.fd, data, 0)
             if full:
                 os.ftruncate(self.fd, RECORD_BYTES)  # a longer (foreign) file shrinks; needs no blocks
-            os.pwrite(self.fd, data, 0)
             if durable:
                 os.fsync(self.fd)
         except OSError as e:

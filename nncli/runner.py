@@ -35,7 +35,7 @@ from nncli.config.resources import check_resources
 from nncli.data import Dataset
 from nncli.errors import ConfigError, DivergedError, Interrupted, NncliError, RunError
 from nncli.nn import Callback, Diverged
-from nncli.runlock import RunLock
+from nncli.runlock import LOCK_FILE, RunLock
 
 DIVERGED_HINT = "lower optimizer.lr, set optimizer.clip_norm, or scale the features (data.scaling: standard)"
 
@@ -67,6 +67,9 @@ class RunRecorder(Callback):
 
     def on_train_begin(self, trainer):
         self.metrics = runs.MetricsTable(trainer.history)  # a resumed run starts from its history
+        if trainer.history:  # which its metrics.csv may lack (a full disk, a kill between the two writes)
+            self.writer.submit("metrics", runs.atomic_write_text, self.run_dir / runs.METRICS_FILE,
+                               self.metrics.text())
 
     def checkpoint(self, trainer):
         self.writer.submit("checkpoint", runs.save_checkpoint, self.run_dir, trainer.state_dict(), self.saved)
@@ -354,7 +357,9 @@ def _previous_summary(run_dir: Path) -> dict:
 
 
 def _remove_dir(run_dir: Path) -> None:
+    """Remove a run directory claimed a moment ago, and the lock file it may hold."""
     try:
+        (run_dir / LOCK_FILE).unlink(missing_ok=True)
         run_dir.rmdir()
     except OSError:
         pass
