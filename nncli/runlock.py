@@ -96,14 +96,18 @@ class RunLock:
             self._write(durable=True)
 
     def beat(self, epoch: int) -> None:
-        """The heartbeat: the time of this epoch's end (not synced: it only says 'alive')."""
+        """The heartbeat: the time of this epoch's end (not synced: it only says 'alive', and
+        a failure to write it must not stop the training)."""
         with self._mutex:
             now = time.time()
             last = self.record.get("heartbeat")
             if isinstance(last, (int, float)) and self.record.get("pid") == os.getpid():
                 self.record["interval"] = now - last
             self.record.update(heartbeat=now, epoch=epoch)
-            self._write(durable=False)
+            try:
+                self._write(durable=False)
+            except RunError:
+                pass
 
     def release(self) -> None:
         if self.fd is not None:

@@ -207,3 +207,31 @@ def test_the_estimate_counts_exactly_the_parameters_the_network_has(model, data,
     cfg = load_config(write(tmp_path / "cfg.yaml", f"data: {data}\nmodel: {model}\n"))
     parts = build(cfg, load_data(cfg))
     assert estimate(cfg).n_params == parts.net.theta.size
+
+
+def test_resume_with_a_summary_of_wrong_types(tmp_path, nncli):
+    import json
+
+    from nncli import runner
+    from nncli.config import load_config
+    from nncli.errors import Interrupted
+    from nncli.nn import Callback
+
+    stop = runner.StopFlag()
+
+    class StopAfterFirstEpoch(Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            stop.signame = "sigint"
+
+    cfg = load_config(write(tmp_path / "iris.yaml", IRIS))
+    with pytest.raises(Interrupted):
+        runner.train(cfg, runs_dir=tmp_path / "runs", callbacks=[StopAfterFirstEpoch()], stop=stop)
+    (run,) = (tmp_path / "runs").iterdir()
+    summary = json.loads((run / "summary.json").read_text())
+    summary.update(resumed=5, status=3, final="x", wall_time="long", segments={"a": 1})
+    (run / "summary.json").write_text(json.dumps(summary))
+    r = nncli("train", "--resume", run, "--runs-dir", tmp_path / "runs", "--quiet")
+    assert r.code == 0, r.err
+    done = json.loads((run / "summary.json").read_text())
+    assert done["status"] == "finished" and len(done["resumed"]) == 1 and "damaged" not in done
+    assert done["final"]["test"]["accuracy"] >= 0
