@@ -140,7 +140,7 @@ def test_fuzzed_set_overrides_never_crash(tmp_path, nncli):
 
 # ---------------------------------------------------------------- run files
 def _random_json_value(rng: random.Random, depth: int = 0):
-    choices = [None, True, 3, -1, 2.5, float("nan"), 1e308, "x", "", "finished", "running", "\x00"]
+    choices = [None, True, 3, -1, 0, 10 ** 12, 2.5, float("nan"), 1e308, "x", "", "finished", "running", "\x00"]
     if depth < 2:
         choices += [[], {}, "list", "dict"]
     v = rng.choice(choices)
@@ -177,23 +177,40 @@ def test_fuzzed_summaries_never_crash_runs_or_resume(iris_run, tmp_path, nncli):
     _check(failures)
 
 
+# offsets of the fields of a zip's central-directory entry (PK\1\2) and local header (PK\3\4):
+# flags, compression method, CRC, sizes, name and extra-field lengths, the local header's offset
+_ZIP_FIELDS = {b"PK\x01\x02": (8, 10, 16, 20, 24, 28, 30, 42), b"PK\x03\x04": (6, 8, 14, 18, 22, 26, 28)}
+_ZIP_VALUES = (0x1, 0x20, 0x41, 0x8, 99, 12, 14, 0xFFFF, 0, 7)
+# the ones that once escaped as tracebacks: encrypted, "compressed patched data", an unknown
+# compression method, sizes that disagree with the data
+_ZIP_KNOWN = ((b"PK\x01\x02", 8, 0x1), (b"PK\x01\x02", 8, 0x20), (b"PK\x01\x02", 10, 99),
+              (b"PK\x01\x02", 10, 14), (b"PK\x01\x02", 24, 7), (b"PK\x03\x04", 26, 0xFFFF))
+# edits of the text of an npy header (a Python dict literal that numpy parses)
+_NPY_EDITS = ((b"'descr'", b"'''descr'"), (b"'shape': (", b"'shape': (("), (b"'shape': (", b"'shape': (10**12, "),
+              (b"'shape': (", b"'shape': (-1, "), (b"'<f", b"'|O"), (b"'<f", b"'>c"), (b"False", b"Fals"),
+              (b"'fortran_order'", b"'x'"), (b"}", b"#"), (b"\x93NUMPY\x01", b"\x93NUMPY\x03"),
+              (b"'shape': ", b"'shape': 1e9, 'y': "), (b"'descr': '", b"'descr': '\\"))
+
+
 def _mutate_bytes(rng: random.Random, data: bytes) -> bytes:
     data = bytearray(data)
     op = rng.random()
-    if op < 0.3:
+    if op < 0.25:
         return bytes(data[:rng.randrange(len(data))])
-    if op < 0.5:  # the zip's central directory and local headers: flags, methods, sizes, names
-        at = max(data.rfind(b"PK\x01\x02"), 0) if rng.random() < 0.5 else data.find(b"PK\x03\x04")
-        for _ in range(rng.randint(1, 4)):
-            i = min(at + rng.randrange(46), len(data) - 1)
-            data[i] = rng.randrange(256)
+    if op < 0.55:  # one field of every zip header of one kind: flags, methods, sizes, names
+        if rng.random() < 0.5:
+            sig, field, value = rng.choice(_ZIP_KNOWN)
+        else:
+            sig = rng.choice(list(_ZIP_FIELDS))
+            field, value = rng.choice(_ZIP_FIELDS[sig]), rng.choice(_ZIP_VALUES)
+        at = data.find(sig)
+        while at != -1 and at + field + 2 <= len(data):
+            data[at + field:at + field + 2] = value.to_bytes(2, "little")
+            at = data.find(sig, at + 4)
         return bytes(data)
-    if op < 0.8:  # the npy headers
-        at = data.find(b"\x93NUMPY")
-        for _ in range(rng.randint(1, 4)):
-            i = min(at + rng.randrange(128), len(data) - 1)
-            data[i] = rng.choice(b"(){}[],:'\"0123456789<>|ifUOb \n\x00")
-        return bytes(data)
+    if op < 0.85:  # the npy headers (members are stored: their text is in the file as is)
+        old, new = rng.choice(_NPY_EDITS)
+        return bytes(data).replace(old, new, rng.randint(1, 3))
     for _ in range(rng.randint(1, 8)):
         data[rng.randrange(len(data))] = rng.randrange(256)
     return bytes(data)
@@ -241,7 +258,7 @@ def test_fuzzed_run_files_never_crash(target, iris_run, tmp_path, nncli):
     for i in range(30):
         root, run = _copy_run(iris_run, tmp_path, i)
         path = run / target
-        if rng.random() < 0.5:
+        if rng.random() < 0.6:
             path.write_bytes(_mutate_bytes(rng, path.read_bytes()))
         else:
             _mutate_arrays(rng, path)

@@ -128,8 +128,8 @@ def _read_npz(path):
                 arrays[k] = z[k]
             except ValueError as e:  # object arrays need pickle, refused
                 raise DataError(f"{path}: array '{k}' holds Python objects, refused ({e})") from e
-            except (OSError, EOFError, zipfile.BadZipFile) as e:
-                raise DataError(f"{path}: array '{k}' is corrupt ({e})") from e
+            except Exception as e:  # noqa: BLE001  (a damaged archive fails in many ways: all are damage)
+                raise DataError(f"{path}: array '{k}' is corrupt ({type(e).__name__}: {e})") from e
     X, y = arrays["X"], arrays["y"]
     if X.ndim != 2:
         raise DataError(f"{path}: X must be 2-D (samples, features), got shape {X.shape}")
