@@ -341,3 +341,14 @@ def test_a_damaged_config_inside_a_run_exits_4(text, iris_run, interrupted, nncl
         r = nncli(*args)
         one_line(r)
         assert "config.yaml is damaged" in r.err
+
+
+@pytest.mark.parametrize("damage", ["npy-declares-more", "encrypted", "compression-method"])
+def test_a_damaged_model_as_init_from_is_one_line_exit_4(damage, iris_run, tmp_path, nncli):
+    run, _ = iris_run
+    ZIP_DAMAGE[damage](run / runs.MODEL_FILE)
+    cfg = write(tmp_path / "transfer.yaml", IRIS)
+    r = nncli("train", cfg, "--set", f"model.init_from='{run}'", "--runs-dir", tmp_path / "new")
+    one_line(r)
+    assert "model.npz: corrupt or not an nncli file" in r.err
+    assert not (tmp_path / "new").exists() or not run_dirs(tmp_path / "new")
