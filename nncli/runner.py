@@ -28,14 +28,14 @@ from pathlib import Path
 import numpy as np
 
 from nncli import __version__, blas, runs
-from nncli import resume as resume_
+from nncli import rundir
 from nncli.build import Parts, build, load_data, targets
-from nncli.config import Config, config_hash, config_to_dict, dump_config
+from nncli.config import Config, config_to_dict
 from nncli.config.resources import check_resources
 from nncli.data import Dataset
 from nncli.errors import ConfigError, DivergedError, Interrupted, NncliError, RunError
 from nncli.nn import Callback, Diverged
-from nncli.runlock import LOCK_FILE, RunLock
+from nncli.runlock import RunLock
 
 DIVERGED_HINT = "lower optimizer.lr, set optimizer.clip_norm, or scale the features (data.scaling: standard)"
 
@@ -140,19 +140,11 @@ def final_metrics(parts: Parts, ds: Dataset) -> dict:
     return out
 
 
-def saved_config(cfg: Config) -> dict:
-    """The config saved beside the weights (model.npz, checkpoint.npz): a later edit of the
-    run's config.yaml is then found and named instead of silently used."""
-    import json
-
-    return {"config": runs.put_str(json.dumps(config_to_dict(cfg))), "config_sha256": runs.put_str(config_hash(cfg))}
-
-
 def model_arrays(parts: Parts, ds: Dataset, cfg: Config) -> dict:
     import json
 
     arrays = {f"net.{k}": v for k, v in parts.net.state_dict().items()}
-    arrays.update(saved_config(cfg))
+    arrays.update(rundir.saved_config(cfg))
     arrays.update(ds.preprocessor.state_dict())
     meta = {"task": ds.task, "n_in": int(ds.X_train.shape[1]), "n_out": parts.n_out,
             "feature_names": ds.feature_names, "loss": parts.loss_name, "output": parts.output}
@@ -170,7 +162,7 @@ class Job:
     cfg: Config
     ds: Dataset
     parts: Parts
-    run_dir: Path | None  # set for a resume
+    run_dir: Path | None  # set for a resume; for a new run, by open_run once claimed
     command: str
     timings: dict
     t0: float
@@ -199,9 +191,9 @@ def prepare(cfg: Config | None, *, runs_dir, resume: str | None, callbacks, comm
         ds = load_data(cfg)
         timings["data"] = time.perf_counter() - t0
         return Job(cfg, ds, build(cfg, ds, callbacks, runs_dir), None, command, timings, t0)
-    run_dir, lock = resume_.take(resume, runs_dir)
+    run_dir, lock = rundir.take(resume, runs_dir)
     try:
-        saved = resume_.run_config(run_dir)
+        saved = rundir.run_config(run_dir)
         check_resources(saved)
         if cfg is not None and config_to_dict(cfg) != config_to_dict(saved):
             raise ConfigError(f"--resume {run_dir}: the given config differs from the run's saved config "
@@ -210,7 +202,7 @@ def prepare(cfg: Config | None, *, runs_dir, resume: str | None, callbacks, comm
         ds = load_data(saved)
         timings["data"] = time.perf_counter() - t0
         parts = build(saved, ds, callbacks, runs_dir)
-        used = resume_.restore(parts, ds, saved, run_dir)
+        used = rundir.restore(parts, ds, saved, run_dir)
     except BaseException:
         lock.release()
         raise
@@ -221,7 +213,10 @@ def open_run(job: Job, runs_dir) -> tuple[Path, dict]:
     """Claim the run directory (or reuse the resumed one) and record ``status: running``."""
     cfg, ds, parts = job.cfg, job.ds, job.parts
     now = time.strftime("%Y-%m-%dT%H:%M:%S")
-    run_dir = job.run_dir or _claim(job, runs_dir)
+    resumed = job.run_dir is not None
+    if not resumed:
+        job.run_dir, job.lock = rundir.claim(cfg, runs_dir)
+    run_dir = job.run_dir
     summary = {
         "name": cfg.name, "dir": str(run_dir), "status": "running", "reason": None,
         "dataset": ds.source, "task": ds.task, "seed": cfg.seed, **hyper(cfg),
@@ -231,9 +226,9 @@ def open_run(job: Job, runs_dir) -> tuple[Path, dict]:
     }
     if parts.transfer:
         summary["transfer"] = parts.transfer
-    if job.run_dir is not None:  # the run keeps its history; each resume is recorded
+    if resumed:  # the run keeps its history; each resume is recorded
         previous = _previous_summary(run_dir)
-        job.segments = resume_.segments(previous, job.lock.previous)
+        job.segments = rundir.segments(previous, job.lock.previous)
         summary = {**summary, **previous}
         summary["resumed"] = [*summary.get("resumed", []), {
             "at": now, "epoch": parts.trainer.epoch, "batch": parts.trainer.batch, "command": job.command,
@@ -250,32 +245,13 @@ def open_run(job: Job, runs_dir) -> tuple[Path, dict]:
     return run_dir, summary
 
 
-def _claim(job: Job, runs_dir) -> Path:
-    """A new run directory, locked, with its config.yaml; on a disk too full for these, no
-    directory is left behind (an empty one would be a run with no status at all)."""
-    run_dir = runs.claim_run_dir(runs_dir, job.cfg.name)
-    try:
-        job.lock = RunLock.acquire(run_dir)
-    except RunError:
-        _remove_dir(run_dir)
-        raise
-    try:
-        runs.atomic_write_text(run_dir / runs.CONFIG_FILE, dump_config(job.cfg))
-    except RunError:
-        job.lock.discard()
-        job.lock = None
-        _remove_dir(run_dir)
-        raise
-    return run_dir
-
-
 def fit(job: Job, run_dir: Path, summary: dict, stop: StopFlag) -> Outcome:
     """Run the training loop; every way it can end becomes one Outcome (a bug marks the run
     failed and propagates with its traceback)."""
     ds, parts, trainer = job.ds, job.parts, job.parts.trainer
     writer = runs.BackgroundWriter()
     trainer.callbacks.insert(0, RunRecorder(run_dir, writer, job.cfg.training.checkpoint_every, stop,
-                                            saved_config(job.cfg), job.lock))
+                                            rundir.saved_config(job.cfg), job.lock))
     t_fit = time.perf_counter()
     try:
         try:
@@ -312,7 +288,7 @@ def conclude(job: Job, run_dir: Path, summary: dict, outcome: Outcome) -> dict:
         if outcome.status == "killed":
             # the exact state to resume from first; then, like a finished run, the model so far
             # (the best epoch's weights under early stopping) so evaluate and predict work on it
-            runs.save_checkpoint(run_dir, trainer.state_dict(), saved_config(job.cfg))
+            runs.save_checkpoint(run_dir, trainer.state_dict(), rundir.saved_config(job.cfg))
             if trainer.early_stopping and trainer.early_stopping.restore_best:
                 trainer.restore_best()
         summary = _write_results(job, run_dir, summary, outcome)
@@ -354,15 +330,6 @@ def _previous_summary(run_dir: Path) -> dict:
         return {}
     summary.pop("damaged", None)  # values of the wrong type were dropped on reading
     return summary
-
-
-def _remove_dir(run_dir: Path) -> None:
-    """Remove a run directory claimed a moment ago, and the lock file it may hold."""
-    try:
-        (run_dir / LOCK_FILE).unlink(missing_ok=True)
-        run_dir.rmdir()
-    except OSError:
-        pass
 
 
 def _write_failure(e: RunError) -> str:

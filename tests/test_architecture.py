@@ -30,8 +30,9 @@ LAYERS = {
 PLACE = {
     "errors": "errors", "paths": "errors", "memory": "errors", "nn": "nn", "config": "config", "data": "data",
     "runs": "store", "atomic": "store", "checkpoint": "store", "runlock": "store",
+    "summary": "store",
     "build": "build", "blas": "blas",
-    "runner": "work", "inference": "work", "sweep": "work", "resume": "work",
+    "runner": "work", "inference": "work", "sweep": "work", "rundir": "work",
     "views": "views", "plots": "views", "report": "views",
     "cli": "cli", "__main__": "cli", "__init__": "version",
 }

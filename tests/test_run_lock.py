@@ -234,16 +234,16 @@ def test_wall_time_is_the_total_of_every_segment(tmp_path):
 
 
 def test_a_segment_whose_end_was_never_written_is_counted_from_the_record(tmp_path):
-    from nncli import resume
+    from nncli import rundir
 
     record = {"segment_start": 1000.0, "heartbeat": 1012.5, "status": "running", "segment_saved": False}
-    assert resume.segments({"segments": [{"seconds": 3.0, "status": "killed"}]}, record) == [
+    assert rundir.segments({"segments": [{"seconds": 3.0, "status": "killed"}]}, record) == [
         {"seconds": 3.0, "status": "killed"},
-        {"started": resume.stamp(1000.0), "seconds": 12.5, "status": "dead"}]
+        {"started": rundir.stamp(1000.0), "seconds": 12.5, "status": "dead"}]
     ended = {**record, "status": "failed", "segment_seconds": 20.0}  # a full disk: only the record knows
-    assert resume.segments({"wall_time": 4.0}, ended)[-1]["seconds"] == 20.0
-    assert resume.segments({"wall_time": 4.0}, ended)[0] == {"seconds": 4.0}
-    assert resume.segments({}, {**ended, "segment_saved": True}) == []
+    assert rundir.segments({"wall_time": 4.0}, ended)[-1]["seconds"] == 20.0
+    assert rundir.segments({"wall_time": 4.0}, ended)[0] == {"seconds": 4.0}
+    assert rundir.segments({}, {**ended, "segment_saved": True}) == []
 
 
 # ---------------------------------------------------------------- real processes

@@ -1,5 +1,6 @@
-"""Continuing a run in its own directory: take its lock, read what it saved, choose the state
-to continue from, and keep the account of its training segments.
+"""Opening a run directory for writing: a new one (claimed, locked, its config written), or an
+existing one to continue (locked, its saved config and checkpoint read); the config saved with
+the weights; and the account of a run's training segments across resumes.
 
 A run continues from checkpoint.npz, or from checkpoint.prev.npz when the newest is damaged in
 any way (unreadable, bad contents, or not fitting the run's model and data). A run killed
@@ -9,6 +10,7 @@ deterministic, so it ends bit-identical to a run that was never interrupted.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
@@ -16,11 +18,44 @@ from pathlib import Path
 from nncli import runs
 from nncli.build import Parts
 from nncli.checkpoint import check_against
-from nncli.config import Config, load_config
+from nncli.config import Config, config_hash, config_to_dict, dump_config, load_config
 from nncli.data import Dataset
 from nncli.errors import ConfigError, RunError
 from nncli.inference import check_saved_config
-from nncli.runlock import RunLock
+from nncli.runlock import LOCK_FILE, RunLock
+
+
+def claim(cfg: Config, runs_dir) -> tuple[Path, RunLock]:
+    """A new run directory, locked, with its config.yaml. On a disk too full for these, no
+    directory is left behind (an empty one would be a run with no status at all)."""
+    run_dir = runs.claim_run_dir(runs_dir, cfg.name)
+    try:
+        lock = RunLock.acquire(run_dir)
+    except RunError:
+        _remove(run_dir)
+        raise
+    try:
+        runs.atomic_write_text(run_dir / runs.CONFIG_FILE, dump_config(cfg))
+    except RunError:
+        lock.discard()
+        _remove(run_dir)
+        raise
+    return run_dir, lock
+
+
+def _remove(run_dir: Path) -> None:
+    """Remove a run directory claimed a moment ago, and the lock file it may hold."""
+    try:
+        (run_dir / LOCK_FILE).unlink(missing_ok=True)
+        run_dir.rmdir()
+    except OSError:
+        pass
+
+
+def saved_config(cfg: Config) -> dict:
+    """The arrays saved beside the weights (model.npz, checkpoint.npz): the config and its hash,
+    so that a later edit of the run's config.yaml is found and named instead of silently used."""
+    return {"config": runs.put_str(json.dumps(config_to_dict(cfg))), "config_sha256": runs.put_str(config_hash(cfg))}
 
 
 def take(resume: str, runs_dir) -> tuple[Path, RunLock]:
