@@ -63,6 +63,7 @@ class RunLock:
         self.previous = dict(previous)  # what the last writer left: its status, heartbeat, ...
         self.record = dict(previous)
         self._mutex = threading.Lock()  # the background writer beats while the main thread sets statuses
+        self._last_beat: float | None = None
 
     @classmethod
     def acquire(cls, run_dir: Path) -> RunLock:
@@ -100,9 +101,9 @@ class RunLock:
         a failure to write it must not stop the training)."""
         with self._mutex:
             now = time.time()
-            last = self.record.get("heartbeat")
-            if isinstance(last, (int, float)) and self.record.get("pid") == os.getpid():
-                self.record["interval"] = now - last
+            if self._last_beat is not None:  # this process's own previous beat
+                self.record["interval"] = now - self._last_beat
+            self._last_beat = now
             self.record.update(heartbeat=now, epoch=epoch)
             try:
                 self._write(durable=False)

@@ -277,11 +277,15 @@ def test_two_real_writers_the_second_is_refused_the_first_finishes(tmp_path, nnc
     reference, _ = runner.train(load_config(cfg), runs_dir=tmp_path / "reference")
     proc = _start(cfg, tmp_path / "runs")
     run = _wait_for(proc, tmp_path / "runs", lambda r: _epochs_done(r) >= 3)
-    r = nncli("train", "--resume", run, "--runs-dir", tmp_path / "runs")
-    assert r.code == 4 and r.out == ""
-    assert f"process {proc.pid} on host {runlock.this_host()}" in r.err
-    rows = json.loads(nncli("runs", tmp_path / "runs", "--json").out)
-    assert [row["status"] for row in rows] == ["running"]
+    proc.send_signal(signal.SIGSTOP)  # paused mid-run, the lock held: the second writer comes now
+    try:
+        r = nncli("train", "--resume", run, "--runs-dir", tmp_path / "runs")
+        assert r.code == 4 and r.out == ""
+        assert f"process {proc.pid} on host {runlock.this_host()}" in r.err
+        rows = json.loads(nncli("runs", tmp_path / "runs", "--json").out)
+        assert [row["status"] for row in rows] == ["running"]
+    finally:
+        proc.send_signal(signal.SIGCONT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert summary_of(run)["status"] == "finished" and "resumed" not in summary_of(run)
