@@ -218,8 +218,9 @@ class BackgroundWriter:
     """Runs file writes on one thread so a training loop never waits on the disk.
 
     Writes under the same key coalesce: if a newer checkpoint is submitted before the older
-    one was written, only the newer is written. Writes are atomic, so what is on disk is always
-    a complete earlier state. The first error stops the writer and is raised by the next
+    one was written, only the newer is written, in the older one's place in the queue (so a
+    key submitted often, like the checkpoint, never starves the others). Writes are atomic, so
+    what is on disk is always a complete earlier state. The first error stops the writer and is raised by the next
     ``submit`` or by ``close``, which waits for everything submitted to land.
     """
 
@@ -236,8 +237,7 @@ class BackgroundWriter:
         with self._cond:
             if self._error is not None:
                 raise self._error
-            self._pending.pop(key, None)
-            self._pending[key] = (fn, args)
+            self._pending[key] = (fn, args)  # an existing key keeps its place
             self._cond.notify()
 
     def _run(self) -> None:

@@ -297,7 +297,7 @@ def test_two_real_writers_the_second_is_refused_the_first_finishes(tmp_path, nnc
 def test_sigkill_shows_dead_at_once_and_resume_completes(tmp_path, nncli):
     cfg = write(tmp_path / "long.yaml", LONG)
     proc = _start(cfg, tmp_path / "runs")
-    run = _wait_for(proc, tmp_path / "runs", lambda r: _epochs_done(r) >= 3)
+    run = _wait_for(proc, tmp_path / "runs", lambda r: _epochs_done(r) >= 3 and "heartbeat" in record_of(r))
     proc.kill()
     proc.communicate(timeout=60)
     t_dead = time.monotonic()
@@ -327,3 +327,29 @@ def test_sigkill_before_the_first_checkpoint_then_resume_is_bit_identical(tmp_pa
     assert r.code == 0, r.err
     reference, _ = runner.train(load_config(cfg), runs_dir=tmp_path / "reference")
     same_weights(run, reference)
+
+
+def test_a_frequent_checkpoint_does_not_starve_the_heartbeat():
+    """The background writer coalesces by key; a key submitted again keeps its place in the
+    queue, so metrics and the heartbeat are written even while checkpoints take a whole epoch."""
+    import threading
+
+    started, go, done = threading.Semaphore(0), threading.Semaphore(0), []
+
+    def checkpoint(i):
+        done.append(f"checkpoint{i}")
+        started.release()
+        go.acquire()  # a slow write: the next epoch's submissions arrive meanwhile
+
+    writer = runs.BackgroundWriter()
+    writer.submit("checkpoint", checkpoint, 0)
+    for epoch in range(1, 5):
+        assert started.acquire(timeout=10)
+        writer.submit("checkpoint", checkpoint, epoch)
+        writer.submit("metrics", done.append, f"metrics{epoch}")
+        writer.submit("heartbeat", done.append, f"heartbeat{epoch}")
+        go.release()
+    for _ in range(8):  # let whatever is left finish
+        go.release()
+    writer.close()
+    assert done.index("heartbeat2") < done.index("checkpoint3"), done
