@@ -11,9 +11,8 @@ import math
 import os
 import secrets
 import tempfile
-import zipfile
 import threading
-import zlib
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -220,8 +219,9 @@ class BackgroundWriter:
     Writes under the same key coalesce: if a newer checkpoint is submitted before the older
     one was written, only the newer is written, in the older one's place in the queue (so a
     key submitted often, like the checkpoint, never starves the others). Writes are atomic, so
-    what is on disk is always a complete earlier state. The first error stops the writer and is raised by the next
-    ``submit`` or by ``close``, which waits for everything submitted to land.
+    what is on disk is always a complete earlier state. The first error stops the writer and
+    is raised by the next ``submit`` or by ``close``, which waits for everything submitted to
+    land.
     """
 
     def __init__(self):

@@ -98,7 +98,8 @@ def model_meta(arrays: dict, path) -> dict:
         if classes is None or classes.ndim != 1 or classes.dtype.kind not in "iufUSb":
             raise bad("a classifier needs a 1-d classes array")
         if len(np.unique(classes)) != len(classes) or len(classes) < 2:
-            raise bad(f"classes must be at least 2 distinct labels, got {len(classes)} ({len(np.unique(classes))} distinct)")
+            raise bad(f"classes must be at least 2 distinct labels, got {len(classes)} "
+                      f"({len(np.unique(classes))} distinct)")
         if meta["n_out"] not in (len(classes), 1) or (meta["n_out"] == 1 and len(classes) != 2):
             raise bad(f"{len(classes)} classes for {meta['n_out']} outputs")
     n_weights = sum(a.size for k, a in arrays.items() if k.startswith("net."))

@@ -15,8 +15,8 @@ from nncli.config import Config, config_differences, config_hash, parse_yaml, re
 from nncli.config.migrate import migrate
 from nncli.data import Preprocessor, read_features_csv, read_raw
 from nncli.errors import ConfigError, DataError, RunError
-from nncli.paths import check_path
 from nncli.nn import Network, make_loss
+from nncli.paths import check_path
 
 
 @dataclass

@@ -27,8 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nncli import __version__, blas, runs
-from nncli import rundir
+from nncli import __version__, blas, rundir, runs
 from nncli.build import Parts, build, load_data, targets
 from nncli.config import Config, config_to_dict
 from nncli.config.resources import check_resources

@@ -40,6 +40,7 @@ from nncli.checkpoint import (
 )
 from nncli.errors import ConfigError, FormatError, RunError
 from nncli.paths import check_path
+from nncli.runlock import LockState, probe, process_alive
 from nncli.summary import (  # noqa: F401  (re-exported: part of the run store)
     MAX_SUMMARY_BYTES,
     SUMMARY_FILE,
@@ -47,7 +48,6 @@ from nncli.summary import (  # noqa: F401  (re-exported: part of the run store)
     read_summary,
     write_summary,
 )
-from nncli.runlock import LockState, probe, process_alive
 
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.csv"

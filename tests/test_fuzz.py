@@ -9,14 +9,12 @@ handful of cases also go through real ``python -m nncli`` processes.
 
 from __future__ import annotations
 
-import io
 import json
 import random
 import shutil
 import string
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np

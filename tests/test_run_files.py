@@ -4,7 +4,6 @@ edited after training is refused naming the keys that differ."""
 
 from __future__ import annotations
 
-import io
 import json
 import struct
 import zipfile

@@ -49,7 +49,6 @@ def predict(
     import io
 
     from nncli import inference, runs
-
     from nncli.paths import check_path
 
     if output is not None:
