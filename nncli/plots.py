@@ -159,3 +159,13 @@ def map_runs(fn, jobs: list, workers: int | None = None) -> list:
         others = pool.map(fn, theirs, chunksize=-(-len(theirs) // (workers - 1)))
         done = [fn(job) for job in jobs[len(theirs):]]
         return list(others) + done
+
+
+if __name__ == "__main__":  # the pictures `nncli train` leaves to a detached process (cli/later.py)
+    import sys
+
+    for arg in sys.argv[1:]:
+        try:
+            learning_curve_after_training(Path(arg))
+        except Exception:  # noqa: BLE001  (nobody is listening: the next run still gets its picture)
+            pass

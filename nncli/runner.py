@@ -47,10 +47,10 @@ class StopFlag:
 
 
 def preload() -> None:
-    """Import what training will need, so that start-up cost is counted as imports."""
-    import sklearn.datasets  # noqa: F401
-    import sklearn.model_selection  # noqa: F401
-    import sklearn.preprocessing  # noqa: F401
+    """Import what every training run needs, so that start-up cost is counted as imports.
+    scikit-learn and scipy are not among them: the dataset cache, the splits and the
+    preprocessing need neither, and the features that do import them when used."""
+    import nncli.build  # noqa: F401
 
 
 # ---------------------------------------------------------------- the run's files as it trains
@@ -91,11 +91,18 @@ class RunRecorder(Callback):
 
 
 def versions() -> dict:
-    import scipy
-    import sklearn
+    """The versions a run was trained with, read from package metadata (importing scipy and
+    scikit-learn just to ask would cost more than a small run)."""
+    from importlib import metadata
 
-    return {"nncli": __version__, "numpy": np.__version__, "scipy": scipy.__version__,
-            "scikit-learn": sklearn.__version__, "python": platform.python_version()}
+    def version(dist):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {"nncli": __version__, "numpy": np.__version__, "scipy": version("scipy"),
+            "scikit-learn": version("scikit-learn"), "python": platform.python_version()}
 
 
 def hyper(cfg: Config) -> dict:
@@ -189,8 +196,8 @@ class Outcome:
 
 
 def prepare(cfg: Config | None, *, runs_dir, resume: str | None, callbacks, command: str,
-            timings: dict, stop: StopFlag | None = None, say=None) -> Job:
-    t0 = time.perf_counter()
+            timings: dict, stop: StopFlag | None = None, say=None, started: float | None = None) -> Job:
+    t0 = time.perf_counter() if started is None else started
     lock = run_dir = used = None
     if resume is not None:
         run_dir, lock = rundir.take(resume, runs_dir)
@@ -317,18 +324,21 @@ def conclude(job: Job, run_dir: Path, summary: dict, outcome: Outcome) -> dict:
 
 def train(cfg: Config | None, *, runs_dir: str | Path = "runs", resume: str | None = None,
           callbacks=(), stop: StopFlag | None = None, command: str = "",
-          timings: dict | None = None, on_start=None, say=None) -> tuple[Path, dict]:
+          timings: dict | None = None, on_start=None, say=None,
+          started: float | None = None) -> tuple[Path, dict]:
     """Train ``cfg`` into a new run directory (or continue ``resume``); returns (dir, summary).
 
     ``on_start(run_dir, summary)`` is called once the directory is claimed, before the first
     batch (the summary holds what was transferred and, for a resume, where it picks up).
+    ``started``: the ``time.perf_counter()`` value the run's wall time counts from (the
+    process's start, for a command that trains one run), default now.
     Raises DivergedError, Interrupted or RunError after marking the run's status, with the
     error's ``run_dir`` and ``summary`` set; ConfigError and DataError are raised before any
     directory is created.
     """
     stop = stop or StopFlag()
     job = prepare(cfg, runs_dir=runs_dir, resume=resume, callbacks=callbacks, command=command,
-                  timings=dict(timings or {}), stop=stop, say=say)
+                  timings=dict(timings or {}), stop=stop, say=say, started=started)
     try:
         if stop.signame:
             raise Interrupted(stop.signame)

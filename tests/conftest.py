@@ -20,6 +20,12 @@ class Result:
 
 
 @pytest.fixture(autouse=True)
+def _dataset_cache(tmp_path_factory, monkeypatch):
+    """The dataset cache in a directory of this test session, never the user's own."""
+    monkeypatch.setenv("NNCLI_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "nncli-cache"))
+
+
+@pytest.fixture(autouse=True)
 def _restore_signal_handlers():
     """`train` installs SIGINT/SIGTERM handlers; give pytest its own back afterwards."""
     saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}

@@ -30,7 +30,7 @@ LAYERS = {
 }
 # a module (file stem or folder) -> its layer
 PLACE = {
-    "errors": "errors", "paths": "errors", "memory": "errors", "nn": "nn", "config": "config", "data": "data",
+    "errors": "errors", "paths": "errors", "memory": "errors", "proctime": "errors", "nn": "nn", "config": "config", "data": "data",
     "runs": "store", "atomic": "store", "checkpoint": "store", "runlock": "store",
     "summary": "store",
     "build": "build", "blas": "blas",

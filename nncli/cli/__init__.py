@@ -79,7 +79,11 @@ def _wants_json(args: list[str]) -> bool:
 def entry() -> None:
     """The installed ``nncli`` command: ``main``, then leave without tearing the interpreter
     down. Unloading numpy, scipy and scikit-learn module by module takes about 0.2 s and does
-    nothing useful once every file is written and every stream flushed."""
+    nothing useful once every file is written and every stream flushed. Pictures left to draw
+    go to a detached process (``later.py``) once the result is out."""
+    from nncli.cli import later
+
+    later.detach = True
     try:
         main()
         code = 0
@@ -89,6 +93,7 @@ def entry() -> None:
             print(e.code, file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
+    later.start_pending()
     os._exit(code)
 
 

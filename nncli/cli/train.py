@@ -22,6 +22,7 @@ from nncli.cli.app import (
     app,
     examples,
 )
+from nncli.cli.later import learning_curves_picture
 from nncli.errors import NncliError, UsageError
 from nncli.views import SORT_KEYS, metric_name, val_metric
 
@@ -116,10 +117,13 @@ def train(
     if config is None and resume is None:
         raise UsageError("train: give a config file (or - for stdin), or --resume RUN")
     t0 = time.perf_counter()
-    from nncli import runner
+    from nncli import proctime, runner
 
+    started = proctime.started()  # the run's wall time counts the whole process
     runner.preload()
     timings = {"imports": time.perf_counter() - t0}
+    if started is not None:
+        timings["startup"] = t0 - started  # interpreter and command-line start-up, before the above
     stop = _stop_on_signals(runner.StopFlag())
     cfg = _load(config, set_) if config is not None else None
     if resume is not None and set_ and cfg is None:
@@ -139,7 +143,7 @@ def train(
             progress.start()
         say = None if quiet else (lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
         run_dir, summary = runner.train(cfg, runs_dir=runs_dir, resume=resume, callbacks=callbacks,
-                                        stop=stop, command=command, timings=timings, say=say,
+                                        stop=stop, command=command, timings=timings, say=say, started=started,
                                         on_start=None if quiet else _say_how_it_starts(console))
     except NncliError as e:  # diverged or interrupted: the run keeps its history so far
         run_dir = getattr(e, "run_dir", None)
@@ -149,7 +153,7 @@ def train(
             cb.flush()  # the last epoch's line, also when the run stopped early
         if progress is not None:
             progress.stop()
-        _learning_curves_picture(run_dir, console, quiet)
+        learning_curves_picture(run_dir, console, quiet)
     if not quiet:
         from nncli.views import final_table
 
@@ -161,20 +165,6 @@ def train(
         if summary.get("reason"):
             console.print(f"stopped: {summary['reason']}")
     typer.echo(json.dumps(summary, indent=2) if as_json else str(run_dir))
-
-
-def _learning_curves_picture(run_dir, console, quiet: bool) -> None:
-    """The run's learning curves as a picture in its directory (see ``plots:`` in the config).
-    A picture is never worth failing a trained run: any failure here is one note."""
-    if run_dir is None:
-        return
-    from nncli import plots
-
-    try:
-        plots.learning_curve_after_training(run_dir)
-    except Exception as e:  # noqa: BLE001
-        if not quiet:
-            console.print(f"note: no learning curve picture ({type(e).__name__}: {e})")
 
 
 @app.command(epilog=examples(
@@ -207,7 +197,7 @@ def sweep(
     try:
         for i, (combo, run_dir, summary) in enumerate(sweeps.sweep(configs, runs_dir=runs_dir, stop=stop,
                                                                   command=command), 1):
-            _learning_curves_picture(run_dir, console, quiet)
+            learning_curves_picture(run_dir, console, quiet)
             results.append({"overrides": combo, "dir": str(run_dir), **summary})
             if not quiet:
                 val = val_metric(summary)
@@ -216,7 +206,7 @@ def sweep(
             if not as_json:
                 typer.echo(str(run_dir))
     except NncliError as e:  # interrupted: the run so far gets its picture too
-        _learning_curves_picture(getattr(e, "run_dir", None), console, quiet)
+        learning_curves_picture(getattr(e, "run_dir", None), console, quiet)
         raise
     if as_json:
         typer.echo(json.dumps(results, indent=2))

@@ -51,8 +51,21 @@ def _call_sklearn(name: str, fn, params: dict, defaults: dict):
 
 
 def load_named(dataset: str, params: dict, seed: int):
-    """(X float64 (n, d), y, feature names) of a bundled dataset or a generator."""
+    """(X float64 (n, d), y, feature names) of a bundled dataset or a generator; from the
+    dataset cache (``cache.py``) after the first load."""
+    from nncli.data import cache
+
     name = _choice(dataset, list(DATASETS) + list(GENERATORS), "data.dataset")
+    path = cache.entry_path(name, dict(params or {}), None if name in DATASETS else seed)
+    hit = cache.read(path)
+    if hit is not None:
+        return hit
+    X, y, names = _load_with_sklearn(name, params, seed)
+    cache.write(path, X, y, names)
+    return X, y, names
+
+
+def _load_with_sklearn(name: str, params: dict, seed: int):
     if name in DATASETS:
         bunch = _call_sklearn(name, _sklearn_function(name), dict(params or {}), {})
         X, y = np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target)

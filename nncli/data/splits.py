@@ -16,17 +16,37 @@ def _split_seed(seed: int, stream: int) -> int:
     return int(np.random.SeedSequence([int(seed), stream]).generate_state(1)[0])
 
 
-def _stratified(idx: np.ndarray, n_out: int, y: np.ndarray, random_state: int):
-    from sklearn.utils.extmath import _approximate_mode
+def approximate_mode(class_counts: np.ndarray, n_draws: int, rng: np.random.RandomState) -> np.ndarray:
+    """How many of ``n_draws`` rows to take from each class: the counts in proportion,
+    floored, then one more for the classes with the largest remainders, ties broken at random.
 
+    The same draws as scikit-learn's ``sklearn.utils.extmath._approximate_mode`` (a test checks
+    it): importing that module costs more than a small run's whole training.
+    """
+    continuous = class_counts / class_counts.sum() * n_draws
+    floored = np.floor(continuous)
+    need = int(n_draws - floored.sum())
+    if need > 0:
+        remainder = continuous - floored
+        for value in np.sort(np.unique(remainder))[::-1]:
+            (inds,) = np.where(remainder == value)
+            add_now = min(len(inds), need)
+            floored[rng.choice(inds, size=add_now, replace=False)] += 1
+            need -= add_now
+            if need == 0:
+                break
+    return floored.astype(int)
+
+
+def _stratified(idx: np.ndarray, n_out: int, y: np.ndarray, random_state: int):
     n_train = len(idx) - n_out
     classes, y_indices, class_counts = np.unique(y, return_inverse=True, return_counts=True)
     if class_counts.min() < 2 or n_train < len(classes) or n_out < len(classes):
         raise ValueError("a class too small for stratification")
     class_indices = np.split(np.argsort(y_indices, kind="stable"), np.cumsum(class_counts)[:-1])
     rng = np.random.RandomState(random_state)
-    n_i = _approximate_mode(class_counts, n_train, rng)
-    t_i = _approximate_mode(class_counts - n_i, n_out, rng)
+    n_i = approximate_mode(class_counts, n_train, rng)
+    t_i = approximate_mode(class_counts - n_i, n_out, rng)
     train, test = [], []
     for i in range(len(classes)):
         perm = class_indices[i].take(rng.permutation(class_counts[i]), mode="clip")

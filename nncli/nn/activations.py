@@ -11,10 +11,22 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import erf, expit
-
 from nncli.nn.layers import Layer
 from nncli.nn.registry import lookup
+
+
+# scipy.special is imported by the activations that use it, when they first run: importing it
+# costs more than training a small network, and most networks never need it
+def expit(z):
+    from scipy.special import expit as _expit
+
+    return _expit(z)
+
+
+def erf(z):
+    from scipy.special import erf as _erf
+
+    return _erf(z)
 
 
 class Activation(Layer):

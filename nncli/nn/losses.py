@@ -14,9 +14,14 @@ which is why the network applies no output activation when such a loss is used.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
 
 from nncli.nn.registry import lookup
+
+
+def _expit(z):
+    from scipy.special import expit  # imported on first use: only sigmoid heads need it
+
+    return expit(z)
 
 
 class Loss:
@@ -96,7 +101,7 @@ class SigmoidBinaryCrossEntropy(Loss):
     threshold = 0.0  # on logits
 
     def link(self, z):
-        return expit(z)
+        return _expit(z)
 
     def forward(self, z, y, w=None):
         # log(1 + exp(-|z|)) + max(z, 0) - z y: finite for any finite z
@@ -105,7 +110,7 @@ class SigmoidBinaryCrossEntropy(Loss):
         return self._weighted_mean(per_elem.mean(axis=1), w)
 
     def backward(self):
-        grad = expit(self.z) - self.y
+        grad = _expit(self.z) - self.y
         return self._scale(grad, self.w, self.z.size)
 
 
