@@ -102,6 +102,24 @@ def atomic_write_text(path, text: str) -> None:
     atomic_write_bytes(Path(path), text.encode("utf-8"))
 
 
+def append_text(path, text: str) -> None:
+    """Append to a file and fsync it: what was appended before a checkpoint that counts on it
+    survives a crash. A failed append may leave part of a line at the end, which readers
+    ignore beyond the rows a checkpoint counts (and a resume rewrites the file)."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            data = text.encode("utf-8")
+            while data:
+                data = data[os.write(fd, data):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        raise RunError(f"cannot write {path}: {e.strerror or e}") from e
+
+
 def _jsonable(obj: Any) -> Any:
     """Plain JSON values; NaN and infinities become null (JSON has no spelling for them)."""
     if isinstance(obj, dict):

@@ -9,6 +9,11 @@ history as a number table and the rest of the trainer's state as JSON in ``train
 
 Format 1 is nncli 0.1.0 (no ``format`` array): its model files load unchanged (same keys);
 its checkpoints cannot be resumed (every random stream now has its own state).
+Checkpoint format 3 is format 2 without ``trainer.history``: the history is the first
+``epoch`` rows of the run's metrics.csv, which grows by appending (rows reach the file before
+the checkpoint that counts them is written). Rewriting the whole history into every
+checkpoint would make each epoch cost more the longer the run; a checkpoint written once, at a
+stop, still carries its history (format 2).
 Model format 3 adds the data pipeline (``enc.*``: how each input column is encoded, see
 ``nncli/data/encode.py``; ``target.*``: regression target scaling) and the split
 (``split.train|validation|test``: row numbers in the data file); meta gains the data file's
@@ -26,9 +31,10 @@ from nncli.atomic import get_str
 from nncli.errors import FormatError, RunError
 
 MODEL_FORMAT = 3
-CHECKPOINT_FORMAT = 2
+CHECKPOINT_FORMAT = 2  # the history inside
+CHECKPOINT_FORMAT_APPENDED = 3  # the history in metrics.csv
 READS_MODEL = (1, 2, 3)
-READS_CHECKPOINT = (2,)
+READS_CHECKPOINT = (2, 3)
 _VERSIONS = {1: "nncli 0.1", 2: "nncli 0.2 (early)", 3: "nncli 0.2"}
 
 
@@ -124,20 +130,28 @@ def _short(v) -> str:
 
 
 # ---------------------------------------------------------------- checkpoints
-def encode_checkpoint(state: dict, extra: dict | None = None) -> dict[str, np.ndarray]:
+def encode_checkpoint(state: dict, extra: dict | None = None,
+                      history_columns: list[str] | None = None) -> dict[str, np.ndarray]:
     """Trainer.state_dict() -> flat arrays for an .npz (no pickles); ``extra`` arrays are
-    stored as they are (the config the run trains)."""
+    stored as they are (the config the run trains).
+
+    With ``history_columns`` (format 3) the history is not stored: it is in metrics.csv, with
+    these columns; ``state`` may then lack it (``Trainer.state_dict(history=False)``).
+    """
     t = state["trainer"]
-    arrays = {"format": np.array(CHECKPOINT_FORMAT), **(extra or {})}
+    appended = history_columns is not None
+    arrays = {"format": np.array(CHECKPOINT_FORMAT_APPENDED if appended else CHECKPOINT_FORMAT), **(extra or {})}
     arrays.update({f"net.{k}": v for k, v in state["net"].items()})
     arrays.update({f"opt.{k}": v for k, v in state["optimizer"].items()})
     arrays.update({f"sched.{k}": v for k, v in state["schedule"].items()})
-    history = state["history"]
-    columns = list(history[0]) if history else []
-    # the history as a number table: serialising it as text every epoch would cost more than
-    # the epoch itself on small data
-    arrays["trainer.history"] = np.array([[row.get(c, np.nan) for c in columns] for row in history],
-                                         np.float64).reshape(len(history), len(columns))
+    if appended:
+        columns = list(history_columns)
+    else:
+        history = state["history"]
+        columns = list(history[0]) if history else []
+        # the history as a number table: serialising it as text would cost more than an epoch
+        arrays["trainer.history"] = np.array([[row.get(c, np.nan) for c in columns] for row in history],
+                                             np.float64).reshape(len(history), len(columns))
     meta = {k: t[k] for k in ("epoch", "batch", "partial", "wait", "stop_reason", "rng", "layer_rng")}
     meta["history_columns"] = columns
     meta["best"] = None
@@ -173,20 +187,22 @@ _META_CHECKS = {
 }
 
 
-def decode_checkpoint(arrays: dict, path) -> dict:
+def decode_checkpoint(arrays: dict, path, metrics_rows: list[dict] | None = None) -> dict:
     """Flat arrays -> the nested state Trainer.load_state_dict takes.
 
     Every field is checked here (``check_against`` then checks it fits the model being
     resumed); bad contents raise ValueError, so the run store falls back to the previous
-    checkpoint. The config saved with it is under ``saved``.
+    checkpoint. The config saved with it is under ``saved``. A format 3 checkpoint takes its
+    history from ``metrics_rows`` (the run's metrics.csv, read).
     """
-    check_format(arrays, path, READS_CHECKPOINT, "checkpoint")
+    fmt = check_format(arrays, path, READS_CHECKPOINT, "checkpoint")
 
     def part(prefix):
         return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
 
-    if "trainer.meta" not in arrays or "trainer.history" not in arrays:
-        raise ValueError("no trainer.meta or trainer.history")
+    if "trainer.meta" not in arrays or ("trainer.history" not in arrays) == (fmt == CHECKPOINT_FORMAT):
+        raise ValueError("no trainer.meta or trainer.history" if fmt == CHECKPOINT_FORMAT
+                         else "no trainer.meta, or a trainer.history its format does not have")
     try:
         meta = json.loads(get_str(arrays["trainer.meta"]))
     except (RunError, RecursionError) as e:
@@ -202,7 +218,11 @@ def decode_checkpoint(arrays: dict, path) -> dict:
                 raise ValueError(f"{prefix}{key} has dtype {a.dtype}, expected numbers")
             if prefix in ("net.", "trainer.best_buf.") and not np.isfinite(a).all():
                 raise ValueError(f"{prefix}{key} holds NaN or infinite values")
-    table, columns = arrays["trainer.history"], meta["history_columns"]
+    columns = meta["history_columns"]
+    if fmt == CHECKPOINT_FORMAT:
+        table = arrays["trainer.history"]
+    else:
+        table = _metrics_table(metrics_rows, columns, meta["epoch"])
     if table.dtype.kind not in "iuf" or table.ndim != 2 or table.shape[1] != len(columns):
         raise ValueError(f"trainer.history has shape {table.shape} for {len(columns)} columns")
     if len(table) != meta["epoch"]:
@@ -227,6 +247,20 @@ def decode_checkpoint(arrays: dict, path) -> dict:
     saved = {k: arrays[k] for k in ("config", "config_sha256") if k in arrays}
     return {"net": part("net."), "optimizer": part("opt."), "schedule": part("sched."),
             "trainer": trainer, "history": history, "saved": saved}
+
+
+def _metrics_table(rows: list[dict] | None, columns: list[str], epochs: int) -> np.ndarray:
+    """The first ``epochs`` rows of metrics.csv as a number table of ``columns`` (an empty
+    cell is NaN, as a key missing from a history row)."""
+    if rows is None or len(rows) < epochs:
+        raise ValueError(f"metrics.csv has {0 if rows is None else len(rows)} rows for {epochs} epochs done")
+    if epochs and any(c not in rows[0] for c in columns):
+        raise ValueError(f"metrics.csv lacks the history columns {[c for c in columns if c not in rows[0]]}")
+    try:
+        return np.array([[np.nan if r.get(c) is None else r[c] for c in columns] for r in rows[:epochs]],
+                        np.float64).reshape(epochs, len(columns))
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"metrics.csv: a history value is not a number ({e})") from None
 
 
 def check_against(state: dict, reference: dict, n_rows: int, n_batches: int, shuffle: bool,

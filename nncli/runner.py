@@ -56,7 +56,9 @@ def preload() -> None:
 # ---------------------------------------------------------------- the run's files as it trains
 class RunRecorder(Callback):
     """Keeps the run's files current: metrics.csv and the checkpoint after every epoch (and
-    every N batches), written off the training thread so the loop never waits on the disk."""
+    every N batches), written off the training thread so the loop never waits on the disk.
+    Each write costs the same at epoch 10 and at epoch 10,000: metrics.csv grows by appending
+    and the checkpoint counts its rows instead of holding the history (``checkpoint.py``)."""
 
     def __init__(self, run_dir: Path, writer: runs.BackgroundWriter, every_batches: int, stop: StopFlag,
                  saved: dict | None = None, lock: RunLock | None = None):
@@ -65,13 +67,18 @@ class RunRecorder(Callback):
         self.metrics = None
 
     def on_train_begin(self, trainer):
-        self.metrics = runs.MetricsTable(trainer.history)  # a resumed run starts from its history
-        if trainer.history:  # which its metrics.csv may lack (a full disk, a kill between the two writes)
-            self.writer.submit("metrics", runs.atomic_write_text, self.run_dir / runs.METRICS_FILE,
-                               self.metrics.text())
+        # a resumed run starts from its history, which its metrics.csv may lack (a full disk)
+        # or exceed (rows appended after the checkpoint): the first flush rewrites the file
+        self.metrics = runs.MetricsLog(self.run_dir / runs.METRICS_FILE, trainer.history)
+        if trainer.history:
+            self.writer.submit("metrics", self.metrics.flush)
+
+    def _save(self, state, columns):
+        self.metrics.flush()  # the rows this checkpoint counts reach the file first
+        runs.save_checkpoint(self.run_dir, state, self.saved, columns)
 
     def checkpoint(self, trainer):
-        self.writer.submit("checkpoint", runs.save_checkpoint, self.run_dir, trainer.state_dict(), self.saved)
+        self.writer.submit("checkpoint", self._save, trainer.state_dict(history=False), self.metrics.columns())
 
     def on_batch_end(self, trainer, epoch, batch):
         if self.stop.signame:
@@ -80,10 +87,8 @@ class RunRecorder(Callback):
             self.checkpoint(trainer)
 
     def on_epoch_end(self, trainer, epoch, logs):
-        self.checkpoint(trainer)
         self.metrics.add(logs)
-        self.writer.submit("metrics", runs.atomic_write_text, self.run_dir / runs.METRICS_FILE,
-                           self.metrics.text())
+        self.checkpoint(trainer)
         if self.lock is not None:
             self.writer.submit("heartbeat", self.lock.beat, epoch + 1)
         if self.stop.signame:

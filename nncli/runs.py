@@ -20,6 +20,7 @@ import numpy as np
 
 from nncli.atomic import (  # noqa: F401  (re-exported: the run store's file primitives)
     BackgroundWriter,
+    append_text,
     atomic_write_bytes,
     atomic_write_text,
     get_str,
@@ -169,6 +170,51 @@ class MetricsTable:
         return "".join(self.lines)
 
 
+class MetricsLog:
+    """metrics.csv kept current by appending one line per epoch: the cost of an epoch's
+    bookkeeping does not grow with the run's length.
+
+    ``add`` (the training thread) formats the row; ``flush`` (the writer thread, before each
+    checkpoint) appends what is pending. The file is rewritten whole, atomically, only when a
+    row brings a new column, and on the first flush of a resumed run (``rows``: its history
+    so far), which drops any row a killed writer appended past its last checkpoint.
+    """
+
+    def __init__(self, path, rows=()):
+        import threading
+
+        self.path = Path(path)
+        self.table = MetricsTable(rows)  # every row, for a rewrite; lines are formatted once
+        self._pending: list[str] = []
+        self._rewrite = bool(self.table.rows)
+        self._lock = threading.Lock()
+
+    def add(self, row: dict) -> None:
+        with self._lock:
+            n_columns = len(self.table.columns)
+            self.table.add(row)
+            if len(self.table.columns) != n_columns:
+                self._rewrite = True
+            elif not self._rewrite:
+                self._pending.append(self.table.lines[-1])
+
+    def columns(self) -> list[str]:
+        return list(self.table.columns)
+
+    def flush(self) -> None:
+        with self._lock:
+            rewrite, text = self._rewrite, None
+            if rewrite:
+                text = self.table.text()
+            else:
+                text = "".join(self._pending)
+            self._rewrite, self._pending = False, []
+        if rewrite:
+            atomic_write_text(self.path, text)
+        elif text:
+            append_text(self.path, text)
+
+
 def _csv_line(values) -> str:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerow([safe_cell(v) for v in values])
@@ -209,11 +255,13 @@ def read_metrics_csv(path) -> list[dict]:
 
 # ---------------------------------------------------------------- checkpoints
 
-def save_checkpoint(run_dir, state: dict, extra: dict | None = None) -> None:
+def save_checkpoint(run_dir, state: dict, extra: dict | None = None,
+                    history_columns: list[str] | None = None) -> None:
     """Write checkpoint.npz from a trainer's state (and ``extra`` arrays: the run's config);
-    the one it replaces is kept as checkpoint.prev.npz."""
+    the one it replaces is kept as checkpoint.prev.npz. With ``history_columns`` the history
+    is left to metrics.csv (``MetricsLog``), whose rows must already be written."""
     run_dir = Path(run_dir)
-    atomic_write_bytes(run_dir / CHECKPOINT_FILE, npz_bytes(encode_checkpoint(state, extra)),
+    atomic_write_bytes(run_dir / CHECKPOINT_FILE, npz_bytes(encode_checkpoint(state, extra, history_columns)),
                        keep_previous=run_dir / CHECKPOINT_PREV_FILE)
 
 
@@ -246,10 +294,21 @@ def load_checkpoint(run_dir, check=None) -> tuple[dict, str]:
     cannot be read, does not decode, or fails ``check(state)`` (a ValueError: it does not fit)."""
     run_dir = Path(run_dir)
     reasons = []
+    rows = []
+
+    def metrics_rows():  # read once, when a checkpoint keeps its history there
+        if not rows:
+            try:
+                rows.append(read_metrics_csv(run_dir / METRICS_FILE))
+            except RunError:
+                rows.append(None)
+        return rows[0]
+
     for name in (CHECKPOINT_FILE, CHECKPOINT_PREV_FILE):
         path = run_dir / name
         try:
-            state = decode_checkpoint(load_npz(path), path)
+            arrays = load_npz(path)
+            state = decode_checkpoint(arrays, path, None if "trainer.history" in arrays else metrics_rows())
             if check is not None:
                 check(state)
             return state, name

@@ -31,6 +31,7 @@ data: {dataset: digits, subset: 300, validation: 0.2, test: 0.2}
 model: {hidden: [16, 8], dropout: 0.1, batch_norm: true}
 optimizer: {name: adam, lr: 0.01, schedule: {name: cosine, warmup: 1}}
 training: {epochs: 4, batch_size: 32}
+plots: false  # a picture is never worth failing a run (test_plots.py): here every write must count
 """
 
 

@@ -331,9 +331,9 @@ def test_checkpoint_of_a_newer_format_is_refused_not_skipped(tmp_path):
     save_checkpoint(tmp_path, trainer_state(1))
     save_checkpoint(tmp_path, trainer_state(2))
     arrays = load_npz(tmp_path / CHECKPOINT_FILE)
-    arrays["format"] = np.array(3)
+    arrays["format"] = np.array(4)
     save_npz(tmp_path / CHECKPOINT_FILE, arrays)
-    with pytest.raises(FormatError, match="checkpoint format 3.*upgrade nncli"):
+    with pytest.raises(FormatError, match="checkpoint format 4.*upgrade nncli"):
         load_checkpoint(tmp_path)
 
 

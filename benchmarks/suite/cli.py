@@ -112,7 +112,10 @@ def startup(cli: list[str] | None, repo: Path, tmp: Path, env: dict, core_digits
         cmds.update({"nncli --help": [*cli, "--help"],
                      iris_label: [*cli, "train", str(iris), "--quiet", "--runs-dir", runs_dir],
                      digits_label: [*cli, "train", str(digits), "--quiet", "--json", "--runs-dir", runs_dir]})
-    res = time_commands(cmds, env, runs, check=lambda label, out: _check_json(label, out) if "--json" in label else None)
+    # the learning-curve picture is drawn by a detached process after each train returns: it is
+    # waited for between commands (untimed), so that it never slows the next one down
+    res = time_commands(cmds, env, runs, check=lambda label, out: _check_json(label, out) if "--json" in label else None,
+                        settle=runs_dir)
     lines.append(f"Whole-process wall time, {runs} interleaved runs after 1 warm-up (median, min-max):\n")
     for label, r in res.items():
         lines.append(f"- `{label}`: " + (f"{r['median']:.3f} s ({r['min']:.3f}-{r['max']:.3f})" if r["median"]
@@ -146,7 +149,7 @@ def startup(cli: list[str] | None, repo: Path, tmp: Path, env: dict, core_digits
         return lines, bars
     epoch_cmds = {n: [*cli, "train", str(iris), "--set", f"training.epochs={n}", *off, "--quiet", "--json",
                       "--runs-dir", runs_dir] for n in (short_epochs, long_epochs)}
-    res = time_commands(epoch_cmds, env, long_runs, warmup=0, check=_check_json)
+    res = time_commands(epoch_cmds, env, long_runs, warmup=0, check=_check_json, settle=runs_dir)
     lines.append(f"\nIris with `--set training.epochs=N {' '.join(off)}`, {long_runs} interleaved run(s) each "
                  "(median):\n")
     per = {}

@@ -43,11 +43,14 @@ def run_child(spec: dict, env: dict) -> dict | None:
 
 
 def time_commands(cmds: dict[str, list[str]], env: dict, runs: int, warmup: int = 1,
-                  check=None) -> dict[str, dict]:
+                  check=None, settle: str | None = None) -> dict[str, dict]:
     """Wall time of whole commands, hyperfine-like: `warmup` untimed rounds, then `runs` rounds
     in which the commands take turns (the first one rotating). Per command: median, min, max,
     the times and stdouts of the timed runs, and `error` (the first failure's last line) if one
-    failed. `check(label, stdout)` may return an error text for output that looks wrong."""
+    failed. `check(label, stdout)` may return an error text for output that looks wrong.
+    `settle`: after each command, wait (untimed) until no process whose command line holds
+    this text is left: the detached process that draws `nncli train`'s picture must not
+    share the cores with the next timed command."""
     out = {label: {"times": [], "outputs": [], "error": None} for label in cmds}
     labels = list(cmds)
     for r in range(warmup + runs):
@@ -60,6 +63,8 @@ def time_commands(cmds: dict[str, list[str]], env: dict, runs: int, warmup: int 
             proc = subprocess.run(cmds[label], capture_output=True, text=True, env=env, check=False,
                                   stdin=subprocess.DEVNULL)
             seconds = time.perf_counter() - t0
+            if settle:
+                wait_for_processes(settle)
             err = None
             if proc.returncode != 0:
                 err = f"exit {proc.returncode}: " + (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -77,6 +82,26 @@ def time_commands(cmds: dict[str, list[str]], env: dict, runs: int, warmup: int 
         res.update(median=statistics.median(t) if t and not res["error"] else None,
                    min=min(t) if t else None, max=max(t) if t else None)
     return out
+
+
+def wait_for_processes(text: str, timeout: float = 120) -> None:
+    """Wait until no process's command line contains ``text``."""
+    needle = text.encode()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = False
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        alive = needle in f.read()
+                except OSError:
+                    continue
+                if alive:
+                    break
+        if not alive:
+            return
+        time.sleep(0.05)
 
 
 def load_average() -> str:

@@ -269,9 +269,11 @@ class Trainer:
         return (y[:, 0] > 0.5) if y.shape[1] == 1 else y.argmax(axis=1)
 
     # ------------------------------------------------------------------ state
-    def state_dict(self) -> dict:
+    def state_dict(self, history: bool = True) -> dict:
         """Everything to continue exactly: weights, optimizer, schedule, every random stream,
-        position, history and the best epoch so far. Arrays and plain values, nested by part."""
+        position, history and the best epoch so far. Arrays and plain values, nested by part.
+        ``history=False`` leaves the history out, for a caller that keeps it elsewhere (copying
+        it every epoch would make a long run's epochs cost more and more)."""
         trainer = {"epoch": self.epoch, "batch": self.batch, "partial": list(self.partial),
                    "wait": self.wait, "stop_reason": self.stop_reason,
                    "rng": self.rng.bit_generator.state, "layer_rng": self.net.random_state(),
@@ -281,7 +283,7 @@ class Trainer:
             trainer["best"] = {"value": value, "epoch": epoch, "theta": theta, "buffers": buffers}
         return {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "schedule": self.schedule.state_dict() if self.schedule is not None else {},
-                "trainer": trainer, "history": [dict(row) for row in self.history]}
+                "trainer": trainer, **({"history": [dict(row) for row in self.history]} if history else {})}
 
     def load_state_dict(self, state: dict) -> None:
         self.net.load_state_dict(state["net"])
