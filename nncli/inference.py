@@ -242,7 +242,7 @@ def evaluate(run: str, data_file: str | None = None, runs_dir: str | Path = "run
 
 
 def _scores(lr, run_dir, source, X, y, rows, table, bound, dropped) -> dict:
-    from sklearn import metrics
+    from nncli import scores
 
     out = _outputs(lr, X, rows, table)
     task = lr.meta["task"]
@@ -252,21 +252,19 @@ def _scores(lr, run_dir, source, X, y, rows, table, bound, dropped) -> dict:
     if task == "classification":
         proba = _probabilities(lr.loss.link(out))
         pred = proba.argmax(axis=1)
-        labels = np.arange(len(lr.classes))
-        p, r, f, support = metrics.precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
+        s = scores.classification(y, pred, proba, len(lr.classes))
+        p, r, f, support = s["precision"], s["recall"], s["f1"], s["support"]
         result.update(
-            accuracy=float(metrics.accuracy_score(y, pred)),
+            accuracy=s["accuracy"],
             precision_macro=float(p.mean()), recall_macro=float(r.mean()), f1_macro=float(f.mean()),
-            log_loss=float(metrics.log_loss(y, proba, labels=labels)),
+            log_loss=s["log_loss"],
             per_class={str(c): {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
                                 "support": int(support[i])} for i, c in enumerate(lr.classes)},
-            confusion_matrix=metrics.confusion_matrix(y, pred, labels=labels).tolist(),
+            confusion_matrix=s["confusion_matrix"].tolist(),
             classes=[str(c) for c in lr.classes])
     else:
-        pred = lr.target.inverse(out)
-        mse = float(metrics.mean_squared_error(y, pred))
-        result.update(mse=mse, rmse=mse ** 0.5, mae=float(metrics.mean_absolute_error(y, pred)),
-                      r2=float(metrics.r2_score(y, pred)))
+        s = scores.regression(y, lr.target.inverse(out))
+        result.update(mse=s["mse"], rmse=s["mse"] ** 0.5, mae=s["mae"], r2=s["r2"])
     if bound.unseen:
         result["unseen_categories"] = _unseen(bound)
     return result

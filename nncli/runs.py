@@ -241,12 +241,15 @@ def _unquote(s: str) -> str:
 
 
 def read_metrics_csv(path) -> list[dict]:
+    """The rows of a metrics.csv; a last line without its newline (an append in flight, or cut
+    short by a kill) is not a row yet."""
     path = Path(path)
     try:
         with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.reader(f)
-            header = [_unquote(h) for h in next(reader, [])]
-            return [dict(zip(header, (_value(c) for c in cells))) for cells in reader if cells]
+            text = f.read()
+        reader = csv.reader(io.StringIO(text[:text.rfind("\n") + 1]))
+        header = [_unquote(h) for h in next(reader, [])]
+        return [dict(zip(header, (_value(c) for c in cells))) for cells in reader if cells]
     except FileNotFoundError as e:
         raise RunError(f"{path}: no such file") from e
     except (OSError, csv.Error, UnicodeDecodeError) as e:

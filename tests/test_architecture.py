@@ -35,7 +35,7 @@ PLACE = {
     "summary": "store",
     "build": "build", "blas": "blas",
     "runner": "work", "inference": "work", "sweep": "work", "rundata": "work", "predictions": "work",
-    "rundir": "work",
+    "rundir": "work", "scores": "work",
     "views": "views", "textplot": "views",
     "canvas": "pictures", "figures": "pictures", "plots": "pictures", "report": "pictures",
     "cli": "cli", "__main__": "cli", "__init__": "version",

@@ -82,6 +82,7 @@ def test_resume_takes_the_history_from_metrics_csv_exactly(tmp_path):
     log.flush()  # a row the writer appended before it was killed, and half of one more
     with open(tmp_path / runs.METRICS_FILE, "a") as f:
         f.write("5,0.1")
+    assert [r["epoch"] for r in runs.read_metrics_csv(tmp_path / runs.METRICS_FILE)] == [1, 2, 3, 4]
     state, used = runs.load_checkpoint(tmp_path)
     assert used == runs.CHECKPOINT_FILE and int(load_npz(tmp_path / used)["format"]) == 3
     got = state["history"]
