@@ -17,17 +17,20 @@ detach = False  # set by ``entry``: the process ends right after the command
 _pending: list[str] = []
 
 
-def learning_curves_picture(run_dir, console, quiet: bool) -> None:
-    """The run's learning curves as a picture in its directory (see ``plots:`` in the config).
-    A picture is never worth failing a trained run: any failure here is one note."""
-    if run_dir is None:
+def learning_curves_picture(run_dir, console, quiet: bool, wanted: bool = True) -> None:
+    """The run's learning curves as a picture in its directory (see ``plots:`` in the config;
+    ``wanted`` is False when the caller already knows it says no). A picture is never worth
+    failing a trained run: any failure here is one note."""
+    if run_dir is None or not wanted:
         return
-    from nncli import canvas, plots
-
     if detach:
+        from nncli import canvas
+
         if canvas.available():
             _pending.append(str(Path(run_dir).resolve()))
         return
+    from nncli import plots
+
     try:
         plots.learning_curve_after_training(run_dir)
     except Exception as e:  # noqa: BLE001

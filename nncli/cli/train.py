@@ -153,7 +153,7 @@ def train(
             cb.flush()  # the last epoch's line, also when the run stopped early
         if progress is not None:
             progress.stop()
-        learning_curves_picture(run_dir, console, quiet)
+        learning_curves_picture(run_dir, console, quiet, wanted=cfg is None or cfg.plots)
     if not quiet:
         from nncli.views import final_table
 
