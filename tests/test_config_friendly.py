@@ -1,6 +1,8 @@
 """Configs as a newcomer writes them: run names from the file, names from scikit-learn and Keras,
 shorthands, and problems found by `config validate` rather than halfway into `train`."""
 
+import os
+
 import pytest
 import yaml
 
@@ -90,7 +92,7 @@ def test_a_path_on_a_config_with_a_dataset_says_how_to_train_on_the_file(tmp_pat
                                           r"--set data.dataset=null\)"):
         load_config(digits, ["data.path=houses.csv"])
     # and doing so works; a config that never named a dataset takes the path alone
-    assert load_config(digits, ["data.path=houses.csv", "data.dataset=null"]).data.path == "houses.csv"
+    assert load_config(digits, ["data.path=houses.csv", "data.dataset=null"]).data.path == os.path.abspath("houses.csv")
     assert load_config("-", ["data.path=houses.csv"], text="seed: 0\n").data.dataset is None
 
 
