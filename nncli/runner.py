@@ -11,6 +11,12 @@ allows, set the final status once, raise what the caller must know). The status 
             --non-finite loss or weights--> failed     (reason: non_finite_loss; exit 3)
             --a write failed--------------> failed     (reason: disk_full | error: ...; exit 4)
             --anything else (a bug)-------> failed     (reason: error: ...; traceback kept)
+
+Resume continues a run in its own directory from its checkpoint. Only the keys in
+``RESUME_MAY_CHANGE`` may differ from the run's saved config (they decide how long or how often,
+never what is trained); raising ``training.epochs`` continues a finished run, bit-identical to a
+run that had the larger count from the start unless its schedule depends on the epoch count
+(cosine). Resuming a finished run without a change is refused: there is nothing to do.
 """
 
 from __future__ import annotations
@@ -26,10 +32,13 @@ from nncli import __version__, blas, runs
 from nncli.build import Parts, build, load_data, targets
 from nncli.config import Config, config_to_dict, dump_config, load_config
 from nncli.data import Dataset
-from nncli.errors import ConfigError, DivergedError, Interrupted, NncliError, RunError
+from nncli.errors import ConfigError, DivergedError, Interrupted, NncliError, RunError, UsageError
 from nncli.nn import Callback, Diverged
 
 DIVERGED_HINT = "lower optimizer.lr, set optimizer.clip_norm, or scale the features (data.scaling: standard)"
+# the only keys a resumed run may change: how long it trains, how often it saves, its free
+# text. Anything else would make the continued run a different model from the one started.
+RESUME_MAY_CHANGE = ("training.epochs", "training.checkpoint_every", "description")
 
 
 @dataclass
@@ -146,10 +155,12 @@ class Job:
     cfg: Config
     ds: Dataset
     parts: Parts
-    run_dir: Path | None  # set for a resume
+    run_dir: Path | None  # set for a resume, or the directory a caller claimed (``into``)
     command: str
     timings: dict
     t0: float
+    resumed: bool = False
+    changed: dict = field(default_factory=dict)  # key -> [saved, new] for a resume that changes keys
 
 
 @dataclass
@@ -164,19 +175,23 @@ class Outcome:
 
 
 def prepare(cfg: Config | None, *, runs_dir, resume: str | None, callbacks, command: str,
-            timings: dict) -> Job:
+            timings: dict, overrides=(), into: Path | None = None, loader=load_data) -> Job:
     t0 = time.perf_counter()
     state = run_dir = None
+    changed = {}
     if resume is not None:
         run_dir = runs.resolve_run(resume, runs_dir)
         state, _ = runs.load_checkpoint(run_dir)  # first: a format this version cannot resume is refused
         saved = load_config(run_dir / runs.CONFIG_FILE)
-        if cfg is not None and config_to_dict(cfg) != config_to_dict(saved):
-            raise ConfigError(f"--resume {run_dir}: the given config differs from the run's saved config "
-                              f"in {', '.join(_differences(config_to_dict(saved), config_to_dict(cfg)))}; "
-                              "resume with the run alone (nncli train --resume RUN)")
-        cfg = saved
-    ds = load_data(cfg)
+        wanted = cfg if cfg is not None else (load_config(run_dir / runs.CONFIG_FILE, overrides)
+                                              if overrides else saved)
+        changed = _resume_changes(run_dir, saved, wanted, state)
+        cfg = wanted
+    elif into is not None:
+        run_dir = Path(into)
+        if (run_dir / runs.CHECKPOINT_FILE).exists():
+            raise RunError(f"{run_dir}: holds a checkpoint already; resume it instead of training into it")
+    ds = loader(cfg)
     timings["data"] = time.perf_counter() - t0
     parts = build(cfg, ds, callbacks, runs_dir)
     if state is not None:
@@ -185,15 +200,52 @@ def prepare(cfg: Config | None, *, runs_dir, resume: str | None, callbacks, comm
         except (KeyError, ValueError, TypeError) as e:
             raise RunError(f"{run_dir}: the checkpoint does not match the run's model ({e})") from e
         runs.remove_temp_files(run_dir)
-    return Job(cfg, ds, parts, run_dir, command, timings, t0)
+    return Job(cfg, ds, parts, run_dir, command, timings, t0, resumed=state is not None, changed=changed)
+
+
+def _resume_changes(run_dir: Path, saved: Config, wanted: Config, state: dict) -> dict:
+    """{key: [saved, new]} of a resume; refuses keys outside RESUME_MAY_CHANGE, an epoch count
+    below what the run has trained, and a finished run that nothing would continue."""
+    old, new = config_to_dict(saved), config_to_dict(wanted)
+    keys = _differences(old, new)
+    fixed = [k for k in keys if k not in RESUME_MAY_CHANGE]
+    if fixed:
+        raise ConfigError(f"--resume {run_dir}: {', '.join(fixed)} differ{'s' if len(fixed) == 1 else ''} from "
+                          f"the run's saved config and cannot change on resume (only "
+                          f"{', '.join(RESUME_MAY_CHANGE)} may); start a new run to change "
+                          f"{'it' if len(fixed) == 1 else 'them'}")
+    changed = {k: [_get(old, k), _get(new, k)] for k in keys}
+    t = state["trainer"]
+    epochs = wanted.training.epochs
+    if epochs < t["epoch"] or (epochs == t["epoch"] and t["batch"]):
+        raise ConfigError(f"training.epochs: {run_dir} has trained {t['epoch']} epochs"
+                          f"{' and part of the next' if t['batch'] else ''}; expected at least "
+                          f"{t['epoch'] + bool(t['batch'])}, got {epochs}")
+    done = t["stop_reason"] is not None or (t["epoch"] >= saved.training.epochs and not t["batch"])
+    status = _previous_summary(run_dir).get("status")
+    if done and status == "finished":
+        if t["stop_reason"] is not None and "training.epochs" in changed:
+            raise UsageError(f"--resume {run_dir}: the run stopped early ({t['stop_reason']}), so more "
+                             "epochs would not train it further")
+        if "training.epochs" not in changed:
+            raise UsageError(f"--resume {run_dir}: the run is finished ({t['epoch']} of "
+                             f"{saved.training.epochs} epochs); nothing to resume. To train it longer: "
+                             f"nncli train --resume {run_dir} --set training.epochs=N")
+    return changed
+
+
+def _get(tree: dict, dotted_key: str):
+    for k in dotted_key.split("."):
+        tree = tree.get(k) if isinstance(tree, dict) else None
+    return tree
 
 
 def open_run(job: Job, runs_dir) -> tuple[Path, dict]:
     """Claim the run directory (or reuse the resumed one) and record ``status: running``."""
     cfg, ds, parts = job.cfg, job.ds, job.parts
     now = time.strftime("%Y-%m-%dT%H:%M:%S")
-    if job.run_dir is None:
-        run_dir = runs.claim_run_dir(runs_dir, cfg.name)
+    if not job.resumed:
+        run_dir = job.run_dir or runs.claim_run_dir(runs_dir, cfg.name)
         summary = {
             "name": cfg.name, "dir": str(run_dir), "status": "running", "reason": None,
             "dataset": ds.source, "task": ds.task, "seed": cfg.seed, **hyper(cfg),
@@ -207,9 +259,17 @@ def open_run(job: Job, runs_dir) -> tuple[Path, dict]:
     else:  # the run keeps its history; each resume is recorded
         run_dir = job.run_dir
         summary = _previous_summary(run_dir)
-        summary["resumed"] = [*summary.get("resumed", []), {
-            "at": now, "epoch": parts.trainer.epoch, "batch": parts.trainer.batch, "command": job.command,
-            "versions": versions()}]
+        entry = {"at": now, "epoch": parts.trainer.epoch, "batch": parts.trainer.batch, "command": job.command,
+                 "versions": versions()}
+        if job.changed:
+            entry["changed"] = job.changed
+            if "training.epochs" in job.changed and getattr(parts.trainer.schedule, "uses_epochs", False):
+                entry["note"] = (f"the {cfg.optimizer.schedule.name} schedule depends on training.epochs: the "
+                                 "epochs still to run follow the new count, so the run differs from one "
+                                 "trained for that many epochs from the start")
+            runs.atomic_write_text(run_dir / runs.CONFIG_FILE, dump_config(cfg))
+            summary.update(hyper(cfg))
+        summary["resumed"] = [*summary.get("resumed", []), entry]
         summary.update(status="running", reason=None, resumable=False)
     runs.write_summary(run_dir, summary)
     return run_dir, summary
@@ -271,15 +331,19 @@ def conclude(job: Job, run_dir: Path, summary: dict, outcome: Outcome) -> dict:
 
 def train(cfg: Config | None, *, runs_dir: str | Path = "runs", resume: str | None = None,
           callbacks=(), stop: StopFlag | None = None, command: str = "",
-          timings: dict | None = None) -> tuple[Path, dict]:
+          timings: dict | None = None, overrides=(), into: Path | None = None,
+          loader=load_data) -> tuple[Path, dict]:
     """Train ``cfg`` into a new run directory (or continue ``resume``); returns (dir, summary).
 
+    ``overrides`` change a resumed run's saved config (keys of RESUME_MAY_CHANGE only);
+    ``into`` is a directory the caller claimed to train into instead of a new one (a sweep's
+    trial); ``loader`` turns a config into its Dataset (a sweep's worker caches them).
     Raises DivergedError, Interrupted or RunError after marking the run's status; ConfigError
     and DataError are raised before any directory is created.
     """
     stop = stop or StopFlag()
     job = prepare(cfg, runs_dir=runs_dir, resume=resume, callbacks=callbacks, command=command,
-                  timings=dict(timings or {}))
+                  timings=dict(timings or {}), overrides=overrides, into=into, loader=loader)
     if stop.signame:
         raise Interrupted(stop.signame)
     run_dir, summary = open_run(job, runs_dir)

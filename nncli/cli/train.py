@@ -69,7 +69,8 @@ def train(
         help="Experiment YAML file, or - to read it from stdin. Optional with --resume.")] = None,
     set_: SetOpt = [],
     resume: Annotated[Optional[str], typer.Option(
-        "--resume", help="Continue an interrupted run in its own directory.")] = None,
+        "--resume", help="Continue an interrupted run in its own directory; with --set training.epochs=N, "
+                         "train a finished run longer (only keys that do not change the model may change).")] = None,
     runs_dir: RunsDirOpt = Path("runs"),
     as_json: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but the result and errors.")] = False,
@@ -85,8 +86,6 @@ def train(
     timings = {"imports": time.perf_counter() - t0}
     stop = _stop_on_signals(runner.StopFlag())
     cfg = _load(config, set_) if config is not None else None
-    if resume is not None and set_ and cfg is None:
-        raise UsageError("train: --set needs a config file; a resumed run keeps its saved config")
     console = _console()
     # a live bar redraws itself with cursor codes: on terminals only, and not under NO_COLOR
     live = console.is_terminal and not os.environ.get("NO_COLOR")
@@ -100,7 +99,8 @@ def train(
         if progress is not None:
             progress.start()
         run_dir, summary = runner.train(cfg, runs_dir=runs_dir, resume=resume, callbacks=callbacks,
-                                        stop=stop, command=command, timings=timings)
+                                        stop=stop, command=command, timings=timings,
+                                        overrides=set_ if cfg is None else ())
     finally:
         if progress is not None:
             progress.stop()
@@ -114,6 +114,9 @@ def train(
             console.print(f"diagnosis: {summary['diagnosis']}")
         if summary.get("reason"):
             console.print(f"stopped: {summary['reason']}")
+        note = (summary.get("resumed") or [{}])[-1].get("note") if resume is not None else None
+        if note:
+            console.print(f"note: {note}")
     typer.echo(json.dumps(summary, indent=2) if as_json else str(run_dir))
 
 
