@@ -179,6 +179,8 @@ def prepare(cfg: Config | None, *, runs_dir, resume: str | None, callbacks, comm
     t0 = time.perf_counter()
     state = run_dir = None
     changed = {}
+    if cfg is not None and cfg.sweep is not None:  # a search over the config is `nncli sweep`'s business
+        cfg = cfg.model_copy(update={"sweep": None})
     if resume is not None:
         run_dir = runs.resolve_run(resume, runs_dir)
         state, _ = runs.load_checkpoint(run_dir)  # first: a format this version cannot resume is refused

@@ -1,4 +1,4 @@
-"""`nncli train` and `nncli sweep`: the commands that write runs."""
+"""`nncli train`: the command that writes a run."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from nncli.cli.app import JsonOpt, RunsDirOpt, SetOpt, _console, _load, _read_stdin, _stop_on_signals, app
+from nncli.cli.app import JsonOpt, RunsDirOpt, SetOpt, _console, _load, _stop_on_signals, app
 from nncli.errors import UsageError
-from nncli.views import SORT_KEYS, metric_name, val_metric
 
 
 def _progress_callback(console, mode: str):
@@ -86,6 +85,9 @@ def train(
     timings = {"imports": time.perf_counter() - t0}
     stop = _stop_on_signals(runner.StopFlag())
     cfg = _load(config, set_) if config is not None else None
+    if cfg is not None and cfg.sweep is not None and not quiet:
+        _console().print("note: train ignores the config's sweep section (nncli sweep runs it); "
+                         "the run's saved config has none")
     console = _console()
     # a live bar redraws itself with cursor codes: on terminals only, and not under NO_COLOR
     live = console.is_terminal and not os.environ.get("NO_COLOR")
@@ -118,51 +120,6 @@ def train(
         if note:
             console.print(f"note: {note}")
     typer.echo(json.dumps(summary, indent=2) if as_json else str(run_dir))
-
-
-@app.command()
-def sweep(
-    config: Annotated[str, typer.Argument(help="Experiment YAML file, or - to read it from stdin.")],
-    grid: Annotated[list[str], typer.Option(
-        "--grid", "-g", metavar="KEY=[V1,V2,...]",
-        help="A key and the values to try, e.g. optimizer.lr=[0.1,0.01] (repeatable: every combination runs).")],
-    set_: SetOpt = [],
-    runs_dir: RunsDirOpt = Path("runs"),
-    as_json: JsonOpt = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but the results and errors.")] = False,
-):
-    """Train every combination of --grid values; prints each run directory as it finishes.
-
-    All combinations are validated before the first one trains. A run that diverges is marked
-    failed and the sweep goes on (exit 3 at the end); Ctrl-C stops the sweep.
-    """
-    from nncli import runner
-
-    runner.preload()
-    stop = _stop_on_signals(runner.StopFlag())
-    text = _read_stdin() if config == "-" else None
-    from nncli import sweep as sweeps
-
-    configs = sweeps.sweep_configs(config, set_, grid, text=text)
-    console = _console()
-    command = " ".join(["nncli"] + sys.argv[1:])
-    results = []
-    for i, (combo, run_dir, summary) in enumerate(sweeps.sweep(configs, runs_dir=runs_dir, stop=stop,
-                                                              command=command), 1):
-        results.append({"overrides": combo, "dir": str(run_dir), **summary})
-        if not quiet:
-            val = val_metric(summary)
-            score = "" if val is None else f"  val {metric_name(summary)} {val:.4f}"
-            console.print(f"[{i}/{len(configs)}] {' '.join(combo)}: {summary['status']}{score}")
-        if not as_json:
-            typer.echo(str(run_dir))
-    if as_json:
-        typer.echo(json.dumps(results, indent=2))
-    if not quiet and results:
-        best = max(results, key=lambda r: SORT_KEYS["val"](r))
-        console.print(f"best: {' '.join(best['overrides'])} -> {best['dir']}")
-    if any(r["status"] != "finished" for r in results):
-        raise typer.Exit(3)
 
 
 # ---------------------------------------------------------------- using runs
