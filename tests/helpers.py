@@ -87,4 +87,14 @@ FULL = textwrap.dedent("""\
         min_delta: 0.001
         restore_best: false
       checkpoint_every: 50
+    sweep:
+      strategy: halving
+      trials: 9
+      seed: 3
+      metric: val_loss
+      eta: 2
+      min_epochs: 2
+      params:
+        optimizer.lr: loguniform(1e-4, 1e-2)
+        model.hidden: [[64, 32], [32, 16]]
     """)

@@ -31,7 +31,7 @@ PLACE = {
     "errors": "errors", "nn": "nn", "config": "config", "data": "data",
     "runs": "store", "atomic": "store", "checkpoint": "store",
     "build": "build", "blas": "blas",
-    "runner": "work", "inference": "work", "sweep": "work",
+    "runner": "work", "inference": "work", "sweep": "work", "listing": "work",
     "views": "views", "plots": "views", "report": "views",
     "cli": "cli", "__main__": "cli", "__init__": "version",
 }

@@ -1,4 +1,4 @@
-"""`nncli evaluate`, `nncli predict` and `nncli runs`: the commands that read runs."""
+"""`nncli evaluate` and `nncli predict`: the commands that use a saved run."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import typer
 
 from nncli.cli.app import JsonOpt, RunArg, RunsDirOpt, _console, app
 from nncli.errors import UsageError
-from nncli.views import SORT_KEYS
 
 
 @app.command()
@@ -62,30 +61,3 @@ def predict(
     else:
         runs.atomic_write_text(output, buf.getvalue())
         _console().print(f"wrote {len(rows)} predictions to {output}")
-
-
-@app.command("runs")
-def runs_cmd(
-    directory: Annotated[Path, typer.Argument(help="The runs directory.")] = Path("runs"),
-    sort: Annotated[str, typer.Option("--sort", help=f"Sort by one of: {', '.join(SORT_KEYS)}.")] = "dir",
-    as_json: JsonOpt = False,
-):
-    """List runs with their status, main hyper-parameters and scores."""
-    from nncli import runs
-
-    if sort not in SORT_KEYS:
-        import difflib
-
-        close = difflib.get_close_matches(sort, list(SORT_KEYS), n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise UsageError(f"--sort: expected one of {', '.join(SORT_KEYS)}, got '{sort}'{hint}")
-    rows = sorted(runs.list_runs(directory), key=SORT_KEYS[sort], reverse=sort in ("val", "test"))
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    from nncli.views import runs_table
-
-    _console(stderr=False).print(runs_table(rows, directory))
-
-
-# ---------------------------------------------------------------- config

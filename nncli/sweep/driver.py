@@ -158,7 +158,7 @@ class Sweep:
         spec = {"trial": trial["id"], "run_dir": str(run_dir), "runs_dir": str(self.runs_dir), "mode": mode,
                 "overrides": overrides, "command": self.plan.command}
         if mode == "new":
-            spec["config"] = dump_config(plans.trial_config(self.plan, trial))
+            spec["config"] = dump_config(plans.trial_config(self.plan, trial, trial["epochs"]))
         trial.update(status="running", reason=None)
         self.save()
         self.inflight[self.ex.submit(spec)] = trial

@@ -135,6 +135,7 @@ def make_plan(config: str, text: str, opts: Options, runs_dir) -> Plan:
         params_list = strategies.grid(space)
     elif strategy["name"] == "tpe":
         params_list = []
+        strategy["width"] = max(3, len(str(strategy["trials"] - 1)))
         check_corners(plan, runs_dir)
     else:
         n = strategy["trials"]
@@ -203,9 +204,12 @@ def new_trial(plan: Plan, index: int, params: dict) -> dict:
             "epochs_run": 0, "rung": None}
 
 
-def trial_config(plan: Plan, trial: dict) -> Config:
-    """The trial's config: the base, the fixed overrides, the trial's values and its name."""
+def trial_config(plan: Plan, trial: dict, epochs: int | None = None) -> Config:
+    """The trial's config: the base, the fixed overrides, the trial's values and its name (and
+    the epochs of its first rung, under halving)."""
     overrides = [*plan.fixed, *trial["overrides"], f"name={plan.base.name[:52]}-{trial['id']}"]
+    if epochs is not None:
+        overrides.append(f"training.epochs={epochs}")
     cfg = load_config(plan.source, overrides, text=plan.base_text)
     return cfg.model_copy(update={"sweep": None})
 
