@@ -59,7 +59,10 @@ class Cluster:
         self.closing = threading.Event()
         self.thread = threading.Thread(target=self._heartbeat, daemon=True, name="nncli-dask-sync")
         self.thread.start()
-        self.client.run(_warm, wait=False)  # every worker imports nncli now, not in its first trial
+        # every worker imports nncli now, while the sweep is planned, not in its first trial
+        self.warming = [self.client.submit(_warm, workers=[w], allow_other_workers=False, pure=False,
+                                           key=f"nncli-{self.session}-warm-{i}")
+                        for i, w in enumerate(self.client.nthreads())]
 
     def describe(self) -> str:
         return f"{self.slots} at a time on {self.workers} Dask workers at {self.address}"

@@ -9,7 +9,6 @@ killed or crashed trial resumes from its checkpoint, or starts again when it has
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from nncli import runs
@@ -29,6 +28,7 @@ class Sweep:
 
     # ------------------------------------------------------------ the strategies
     def run(self) -> None:
+        self._reconcile()
         try:
             name = self.plan.strategy["name"]
             if name == "halving":
@@ -126,6 +126,24 @@ class Sweep:
                 elif trial["status"] in ("finished", "failed"):
                     tpe.add(trial["params"], trial["score"])
 
+    def _reconcile(self) -> None:
+        """Trust each run over the manifest: a sweep killed with -9 could not record how the
+        trials it left running ended (its workers finished or stopped them)."""
+        changed = False
+        for t in self.plan.trials:
+            if t["status"] != "running":
+                continue
+            run_dir = self.dir / t["run_dir"]
+            if _summary(run_dir) and _summary(run_dir).get("status") == "running":
+                with manifest.trial_lock(run_dir, wait=120):  # its worker may still be stopping it
+                    pass
+            summary = _summary(run_dir)
+            result = _from_disk(run_dir, None) if summary else {"status": "pending", "reason": None, "summary": None}
+            self._update(t, result)
+            changed = True
+        if changed:
+            self.save()
+
     # ------------------------------------------------------------ one trial
     def action(self, trial: dict):
         """What the trial needs: None, ("new", []) or ("resume", [training.epochs=N])."""
@@ -184,6 +202,14 @@ class Sweep:
         return ended
 
     def _record(self, trial: dict, result: dict) -> None:
+        summary = self._update(trial, result)
+        if result.get("exit_code") == 1 and result.get("error"):
+            self.bugs.append((trial, result["error"]))
+        self.update_best()
+        self.save()
+        self.emit(self.event(trial, summary))
+
+    def _update(self, trial: dict, result: dict) -> dict | None:
         summary = result.get("summary")
         trial["status"], trial["reason"] = result["status"], result.get("reason")
         if summary:
@@ -193,11 +219,7 @@ class Sweep:
             trial["metric"] = self.plan.metric.resolved(summary)
             if trial["status"] == "finished" and trial.get("rung") is not None:
                 trial.setdefault("scores", {})[str(trial["rung"])] = trial["score"]
-        if result.get("exit_code") == 1 and result.get("error"):
-            self.bugs.append((trial, result["error"]))
-        self.update_best()
-        self.save()
-        self.emit(self.event(trial, summary))
+        return summary
 
     def event(self, trial: dict, summary: dict | None) -> dict:
         metric = self.plan.metric.resolved(summary or {"task": None}) if summary else self.plan.metric.name
@@ -256,9 +278,8 @@ def _summary(run_dir: Path) -> dict | None:
         return None
 
 
-def _from_disk(run_dir: Path, error: BaseException) -> dict:
-    """A trial's result when its worker died before answering."""
-    time.sleep(0.1)
+def _from_disk(run_dir: Path, error: BaseException | None) -> dict:
+    """A trial's result read from its run, when its worker could not answer."""
     summary = _summary(run_dir)
     if summary is None:
         return {"status": "pending", "reason": None, "summary": None, "error": None, "exit_code": 0}

@@ -96,8 +96,7 @@ def make_plan(config: str, text: str, opts: Options, runs_dir) -> Plan:
                               f"{dotted(keys)}=[0.1, 0.01], got {json.dumps(values)}")
         dims[dotted(keys)] = spaces.Values(tuple(values))
 
-    base = load_config(config, fixed, text=text)
-    settings, params = _sweep_section(base.sweep, opts.sweep_file)
+    settings, params = _sweep_section(_config_section(config, text), opts.sweep_file)
     for key in _SETTINGS:
         if getattr(opts, key) is not None:
             settings[key] = getattr(opts, key)
@@ -118,7 +117,10 @@ def make_plan(config: str, text: str, opts: Options, runs_dir) -> Plan:
     for key in space:
         if key == "name" or key.startswith("sweep."):
             raise UsageError(f"sweep: {key} cannot be swept (the sweep names its trials itself)")
-    base = load_config(config, fixed, text=text)
+    # the base is the config with each swept key at its first value: a swept key may be what
+    # completes it (data.path with data.dataset: null)
+    first = [spaces.override(k, d.corners()[0]) for k, d in space.items()]
+    base = load_config(config, [*fixed, *first], text=text)
     strategy = _strategy(settings, space, base)
     metric = Metric(settings.get("metric"))
     plan = Plan(name="", key="", base_text=text, fixed=fixed, space=space, strategy=strategy,
@@ -151,6 +153,15 @@ def make_plan(config: str, text: str, opts: Options, runs_dir) -> Plan:
     for t in plan.trials:
         check_trial(plan, t, runs_dir, checked)
     return plan
+
+
+def _config_section(config: str, text: str) -> SweepConfig | None:
+    """The config's own sweep section, checked on its own (the rest may need swept values)."""
+    filename = "<stdin>" if config == "-" else config
+    data, lines = parse_yaml(text, filename)
+    if data.get("sweep") is None:
+        return None
+    return validate({"sweep": data["sweep"]}, filename, {k: v for k, v in lines.items() if k[:1] == ("sweep",)}).sweep
 
 
 def _sweep_section(section: SweepConfig | None, sweep_file: str | None) -> tuple[dict, dict]:
