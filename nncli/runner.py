@@ -13,7 +13,7 @@ allows, set the final status once, raise what the caller must know). The status 
             --anything else (a bug)-------> failed     (reason: error: ...; traceback kept)
 
 Resume continues a run in its own directory from its checkpoint. Only the keys in
-``RESUME_MAY_CHANGE`` may differ from the run's saved config (they decide how long or how often,
+``RESUME_MAY_CHANGE`` (config/resume.py) may differ from the run's saved config (they decide how long or how often,
 never what is trained); raising ``training.epochs`` continues a finished run, bit-identical to a
 run that had the larger count from the start unless its schedule depends on the epoch count
 (cosine). Resuming a finished run without a change is refused: there is nothing to do.
@@ -30,15 +30,13 @@ import numpy as np
 
 from nncli import __version__, blas, runs
 from nncli.build import Parts, build, load_data, targets
-from nncli.config import Config, config_to_dict, dump_config, load_config
+from nncli.config import Config, dump_config, load_config
+from nncli.config.resume import RESUME_MAY_CHANGE, resume_changes  # noqa: F401  (RESUME_MAY_CHANGE: re-exported)
 from nncli.data import Dataset
-from nncli.errors import ConfigError, DivergedError, Interrupted, NncliError, RunError, UsageError
+from nncli.errors import DivergedError, Interrupted, NncliError, RunError
 from nncli.nn import Callback, Diverged
 
 DIVERGED_HINT = "lower optimizer.lr, set optimizer.clip_norm, or scale the features (data.scaling: standard)"
-# the only keys a resumed run may change: how long it trains, how often it saves, its free
-# text. Anything else would make the continued run a different model from the one started.
-RESUME_MAY_CHANGE = ("training.epochs", "training.checkpoint_every", "description")
 
 
 @dataclass
@@ -187,7 +185,8 @@ def prepare(cfg: Config | None, *, runs_dir, resume: str | None, callbacks, comm
         saved = load_config(run_dir / runs.CONFIG_FILE)
         wanted = cfg if cfg is not None else (load_config(run_dir / runs.CONFIG_FILE, overrides)
                                               if overrides else saved)
-        changed = _resume_changes(run_dir, saved, wanted, state)
+        changed = resume_changes(run_dir, saved, wanted, state["trainer"],
+                                 _previous_summary(run_dir).get("status"))
         cfg = wanted
     elif into is not None:
         run_dir = Path(into)
@@ -203,43 +202,6 @@ def prepare(cfg: Config | None, *, runs_dir, resume: str | None, callbacks, comm
             raise RunError(f"{run_dir}: the checkpoint does not match the run's model ({e})") from e
         runs.remove_temp_files(run_dir)
     return Job(cfg, ds, parts, run_dir, command, timings, t0, resumed=state is not None, changed=changed)
-
-
-def _resume_changes(run_dir: Path, saved: Config, wanted: Config, state: dict) -> dict:
-    """{key: [saved, new]} of a resume; refuses keys outside RESUME_MAY_CHANGE, an epoch count
-    below what the run has trained, and a finished run that nothing would continue."""
-    old, new = config_to_dict(saved), config_to_dict(wanted)
-    keys = _differences(old, new)
-    fixed = [k for k in keys if k not in RESUME_MAY_CHANGE]
-    if fixed:
-        raise ConfigError(f"--resume {run_dir}: {', '.join(fixed)} differ{'s' if len(fixed) == 1 else ''} from "
-                          f"the run's saved config and cannot change on resume (only "
-                          f"{', '.join(RESUME_MAY_CHANGE)} may); start a new run to change "
-                          f"{'it' if len(fixed) == 1 else 'them'}")
-    changed = {k: [_get(old, k), _get(new, k)] for k in keys}
-    t = state["trainer"]
-    epochs = wanted.training.epochs
-    if epochs < t["epoch"] or (epochs == t["epoch"] and t["batch"]):
-        raise ConfigError(f"training.epochs: {run_dir} has trained {t['epoch']} epochs"
-                          f"{' and part of the next' if t['batch'] else ''}; expected at least "
-                          f"{t['epoch'] + bool(t['batch'])}, got {epochs}")
-    done = t["stop_reason"] is not None or (t["epoch"] >= saved.training.epochs and not t["batch"])
-    status = _previous_summary(run_dir).get("status")
-    if done and status == "finished":
-        if t["stop_reason"] is not None and "training.epochs" in changed:
-            raise UsageError(f"--resume {run_dir}: the run stopped early ({t['stop_reason']}), so more "
-                             "epochs would not train it further")
-        if "training.epochs" not in changed:
-            raise UsageError(f"--resume {run_dir}: the run is finished ({t['epoch']} of "
-                             f"{saved.training.epochs} epochs); nothing to resume. To train it longer: "
-                             f"nncli train --resume {run_dir} --set training.epochs=N")
-    return changed
-
-
-def _get(tree: dict, dotted_key: str):
-    for k in dotted_key.split("."):
-        tree = tree.get(k) if isinstance(tree, dict) else None
-    return tree
 
 
 def open_run(job: Job, runs_dir) -> tuple[Path, dict]:
@@ -363,16 +325,6 @@ def _previous_summary(run_dir: Path) -> dict:
 
 def _write_failure(e: RunError) -> str:
     return "disk_full" if "No space" in str(e) else f"error: {e}"
-
-
-def _differences(a: dict, b: dict, prefix: str = "") -> list[str]:
-    keys = []
-    for k in sorted(set(a) | set(b)):
-        if isinstance(a.get(k), dict) and isinstance(b.get(k), dict):
-            keys += _differences(a[k], b[k], f"{prefix}{k}.")
-        elif a.get(k) != b.get(k):
-            keys.append(prefix + k)
-    return keys
 
 
 def _mark(run_dir, summary, status, reason, **extra):

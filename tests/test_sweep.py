@@ -275,7 +275,7 @@ def test_halving_keeps_the_best_and_its_finalists_equal_full_runs(tmp_path, nncl
 
 
 def test_tpe_asks_and_tells_and_follows_its_seed(tmp_path, nncli):
-    pytest.importorskip("optuna")
+    import optuna  # noqa: F401  (a test dependency: fail loudly without it)
     cfg = write(tmp_path / "iris.yaml", IRIS)
     args = ["optimizer.lr=loguniform(1e-3,0.3)", "model.hidden=[4],[8]", "--strategy", "tpe", "--trials", "4",
             "--seed", "3", "--json", "--quiet"]

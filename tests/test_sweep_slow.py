@@ -146,7 +146,7 @@ def test_ctrl_c_stops_every_worker_and_every_status_is_true(tmp_path):
 # ---------------------------------------------------------------- Dask
 @pytest.fixture(scope="module")
 def cluster():
-    distributed = pytest.importorskip("distributed")
+    import distributed  # a test dependency: fail loudly without it
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   silence_logs=50) as c:
         yield c.scheduler_address
