@@ -99,12 +99,13 @@ def test_trial_names_say_what_varied_and_directories_stay_safe():
 
 def test_halving_rungs_and_their_cost():
     plan = strategies.rungs(27, epochs=30, eta=3, min_epochs=None)
-    assert [(r.epochs, r.keep) for r in plan] == [(1, 27), (3, 9), (10, 3), (30, 1)]
-    # each trial trains up to the last rung it reaches: 18 x 1 + 6 x 3 + 2 x 10 + 1 x 30
-    assert strategies.halving_cost(plan) == 18 * 1 + 6 * 3 + 2 * 10 + 30
-    plan = strategies.rungs(27, epochs=30, eta=3, min_epochs=3)
     assert [(r.epochs, r.keep) for r in plan] == [(3, 27), (10, 9), (30, 3)]
-    assert strategies.halving_cost(plan) <= 0.4 * 27 * 30
+    # each trial trains up to the last rung it reaches: 18 x 3 + 6 x 10 + 3 x 30
+    assert strategies.halving_cost(plan) == 18 * 3 + 6 * 10 + 3 * 30 <= 0.4 * 27 * 30
+    plan = strategies.rungs(81, epochs=81, eta=3, min_epochs=None)
+    assert [(r.epochs, r.keep) for r in plan] == [(3, 81), (9, 27), (27, 9), (81, 3)]
+    plan = strategies.rungs(27, epochs=30, eta=3, min_epochs=5)  # a first rung of at least 5 epochs
+    assert [(r.epochs, r.keep) for r in plan] == [(10, 27), (30, 9)]
     assert [(r.epochs, r.keep) for r in strategies.rungs(2, 30, 3, None)] == [(30, 2)]
     with pytest.raises(UsageError, match="more than training.epochs"):
         strategies.rungs(9, 5, 3, 6)

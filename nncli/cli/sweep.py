@@ -41,7 +41,7 @@ def sweep(
         "--metric", help="What ranks trials: val_accuracy, val_r2, val_loss, accuracy, r2 or loss "
                          "(default: the task's validation metric; losses rank lowest first).")] = None,
     eta: Annotated[Optional[int], typer.Option("--eta", min=2, help="halving: keep the best 1/eta at each rung (default 3).")] = None,
-    min_epochs: Annotated[Optional[int], typer.Option("--min-epochs", min=1, help="halving: epochs of the first rung.")] = None,
+    min_epochs: Annotated[Optional[int], typer.Option("--min-epochs", min=1, help="halving: the fewest epochs a rung may train (default 1).")] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Trials at once in worker processes on this machine "
                                                            "(-1: one per core).")] = 1,
     cluster: Annotated[Optional[str], typer.Option(

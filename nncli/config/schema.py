@@ -250,7 +250,7 @@ class SweepConfig(_Section):
         None, description="What ranks trials (losses lowest first); null: val_accuracy or val_r2 by task.")
     eta: int = _int(3, "halving: each rung keeps the best 1/eta of its trials (>= 2).", ge=2)
     min_epochs: Optional[int] = _int(
-        None, "halving: epochs of the first rung (>= 1); null: as few as eta and the trials allow.", ge=1)
+        None, "halving: the fewest epochs a rung may train (>= 1); null: 1.", ge=1)
     params: dict[str, Any] = Field(
         default_factory=dict, description="Key -> what to try: a list, `a,b,c`, choice(...), range(...), "
                                           "uniform(a,b), loguniform(a,b) or int(a,b).")

@@ -61,13 +61,14 @@ class Rung:
 def rungs(n: int, epochs: int, eta: int, min_epochs: int | None) -> list[Rung]:
     """Successive halving's rungs (Jamieson and Talwalkar 2016; Ray Tune's and Optuna's
     halving): ``n`` trials train ``epochs / eta**k`` epochs, the best ``n / eta`` of them
-    continue to ``epochs / eta**(k-1)``, and so on until the last few train all ``epochs``.
-    k is as large as the trials and ``min_epochs`` (>= 1) allow."""
+    continue to ``epochs / eta**(k-1)``, and so on until the last rung trains all ``epochs``.
+    k is as large as ``min_epochs`` (>= 1) allows while the last rung keeps ``eta`` trials, so
+    that the best is chosen among full runs, not named by a short one."""
     floor = min_epochs or 1
     if floor > epochs:
         raise UsageError(f"--min-epochs {floor}: more than training.epochs ({epochs})")
     k = 0
-    while n // eta ** (k + 1) >= 1 and epochs / eta ** (k + 1) >= floor:
+    while n // eta ** (k + 1) >= eta and epochs / eta ** (k + 1) >= floor:
         k += 1
     out = []
     for i in range(k, -1, -1):
