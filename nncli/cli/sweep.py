@@ -23,7 +23,7 @@ def sweep(
     config: Annotated[Optional[str], typer.Argument(
         help="Experiment YAML file, or - to read it from stdin. Not with --resume.")] = None,
     values: Annotated[Optional[list[str]], typer.Argument(
-        metavar="[KEY=VALUES]...", show_default=False,
+        metavar="KEY=VALUES", show_default=False,
         help="What to try: key=a,b,c (Hydra's multirun syntax), key=choice(a,b), key=range(1,5), "
              "key=uniform(a,b), key=loguniform(a,b), key=int(a,b); key=value is fixed for every trial.")] = None,
     grid: Annotated[list[str], typer.Option(

@@ -35,6 +35,7 @@ MANIFEST_FILE = "manifest.json"
 BASE_FILE = "base.yaml"
 BEST_FILE = "best.yaml"
 LOCK_FILE = ".lock"
+TRIAL_LOCK_FILE = ".sweep-trial.lock"  # in a trial's run directory, held while it trains
 FORMAT = 1
 
 
@@ -109,7 +110,7 @@ def trial_lock(run_dir: Path, wait: float | None = None):
     import fcntl
     import time
 
-    fd = os.open(Path(run_dir) / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(Path(run_dir) / TRIAL_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         deadline = None if wait is None else time.monotonic() + wait
         while True:
