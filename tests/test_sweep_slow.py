@@ -66,10 +66,21 @@ def summary(run_dir: Path) -> dict:
     return json.loads((run_dir / "summary.json").read_text())
 
 
-def no_orphans(pid: int) -> bool:
-    """No process left whose command line is a multiprocessing worker of this sweep."""
-    out = subprocess.run(["ps", "-eo", "pid,ppid,args"], capture_output=True, text=True).stdout
-    return not [line for line in out.splitlines()[1:] if f"--multiprocessing-fork" in line and str(pid) in line]
+def descendants(pid: int) -> list:
+    import psutil
+
+    return psutil.Process(pid).children(recursive=True)
+
+
+def all_gone(procs) -> bool:
+    import psutil
+
+    def alive(p):
+        try:
+            return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+    return not any(alive(p) for p in procs)
 
 
 @pytest.mark.slow
@@ -82,9 +93,12 @@ def test_kill_9_then_the_same_command_trains_only_unfinished_trials(tmp_path):
         # kill it once one trial has finished and others are training
         wait_for(lambda: any(t["status"] == "finished" for t in trials(runs))
                  and any(t["status"] == "running" for t in trials(runs)))
+        workers = descendants(proc.pid)
     finally:
         proc.kill()
         proc.wait()
+    assert len(workers) >= 3  # the server the workers fork from, and two workers
+    wait_for(lambda: all_gone(workers), timeout=30)  # no worker outlives its sweep
     before = {t["id"]: t for t in trials(runs)}
     d = sweep_dir(runs)
     finished = {i for i, t in before.items() if t["status"] == "finished"}
@@ -124,6 +138,7 @@ def test_ctrl_c_stops_every_worker_and_every_status_is_true(tmp_path):
     try:
         wait_for(lambda: sweep_dir(runs) is not None and sum(
             (sweep_dir(runs) / t["run_dir"] / "checkpoint.npz").exists() for t in trials(runs)) == 2)
+        workers = descendants(proc.pid)
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
         out, err = proc.communicate(timeout=60)
     finally:
@@ -140,7 +155,8 @@ def test_ctrl_c_stops_every_worker_and_every_status_is_true(tmp_path):
             assert (s["status"], s["reason"]) == ("killed", "sigint") and s["resumable"]
         else:
             assert not (d / t["run_dir"] / "summary.json").exists()
-    wait_for(lambda: no_orphans(proc.pid), timeout=10)
+    assert len(workers) >= 3
+    wait_for(lambda: all_gone(workers), timeout=10)
 
 
 # ---------------------------------------------------------------- Dask
@@ -152,18 +168,11 @@ def cluster():
         yield c.scheduler_address
 
 
-DIGITS8 = """\
-name: dig8
-data: {dataset: digits, subset: 500}
-model: {hidden: [16]}
-training: {epochs: 5, batch_size: 32}
-"""
-
-
 @pytest.mark.slow
 def test_eight_trials_on_a_dask_cluster_give_the_serial_weights(tmp_path, cluster, nncli):
-    cfg = write(tmp_path / "dig.yaml", DIGITS8)
-    grid = ["optimizer.lr=0.03,0.01,0.003,0.001", "model.hidden=[16],[32]", "--quiet"]
+    """The benchmark's eight trials (configs/digits.yaml, lr x hidden, 30 epochs each)."""
+    grid = ["optimizer.lr=0.03,0.01,0.003,0.001", "model.hidden=[64],[128]", "training.epochs=30", "--quiet"]
+    cfg = ROOT / "configs" / "digits.yaml"
     assert nncli("sweep", cfg, *grid, "--runs-dir", tmp_path / "serial").code == 0
     r = nncli("sweep", cfg, *grid, "--cluster", cluster, "--runs-dir", tmp_path / "dask", "--json")
     assert r.code == 0, r.err
@@ -178,7 +187,7 @@ def test_eight_trials_on_a_dask_cluster_give_the_serial_weights(tmp_path, cluste
         assert {p.name for p in run.iterdir()} >= {"config.yaml", "metrics.csv", "summary.json", "model.npz",
                                                   "checkpoint.npz"}
         assert (run / "config.yaml").read_text() == (serial / t["run_dir"] / "config.yaml").read_text()
-        assert (run / "metrics.csv").read_text().count("\n") == 6
+        assert (run / "metrics.csv").read_text().count("\n") == 31
 
 
 @pytest.mark.slow

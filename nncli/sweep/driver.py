@@ -178,8 +178,12 @@ class Sweep:
         if mode == "new":
             spec["config"] = dump_config(plans.trial_config(self.plan, trial, trial["epochs"]))
         trial.update(status="running", reason=None)
+        if getattr(self.ex, "synchronous", False):  # the trial runs inside submit: record it first
+            self.save()
+            self.inflight[self.ex.submit(spec)] = trial
+            return
+        self.inflight[self.ex.submit(spec)] = trial  # first: a worker need not wait for the manifest
         self.save()
-        self.inflight[self.ex.submit(spec)] = trial
 
     def _wait(self) -> list[dict]:
         """Wait for at least one trial to end (passing a stop request on); returns them."""

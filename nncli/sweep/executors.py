@@ -25,6 +25,7 @@ class Serial:
     """One trial at a time, in this process (``--jobs 1``): the sweep's stop flag is the trial's."""
 
     local = True
+    synchronous = True  # submit runs the trial to its end
 
     def __init__(self, stop):
         self.stop_flag = stop
