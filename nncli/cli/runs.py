@@ -71,6 +71,8 @@ def runs_cmd(
         key = sort or "dir"
     rows = listing.filter_rows(rows, filters, extra)
     rows = listing.sort_rows(rows, key, desc, extra, higher_is_better=higher)
+    if sweep is not None and sort is None and data["strategy"]["name"] == "halving":
+        rows.sort(key=lambda r: -(r.get("rung") or 0))  # stable: the finalists first, each rung by score
     total = len(rows)
     if limit is not None:
         rows = rows[:limit]
