@@ -269,8 +269,9 @@ def fit(job: Job, run_dir: Path, summary: dict, stop: StopFlag) -> Outcome:
         signame = stop.signame or "sigint"
         where = f"after epoch {trainer.epoch}" if trainer.batch == 0 else \
             f"in epoch {trainer.epoch + 1} after batch {trainer.batch}"
-        return Outcome("killed", signame, extra={"resumable": True}, error=Interrupted(
-            signame, f"run {run_dir} saved {where}; continue it with: nncli train --resume {run_dir}"))
+        err = Interrupted(signame, f"run {run_dir} saved {where}; continue it with: nncli train --resume {run_dir}")
+        err.run_dir = run_dir  # as DivergedError: the caller may still show or draw the run so far
+        return Outcome("killed", signame, extra={"resumable": True}, error=err)
     return Outcome("finished", trainer.stop_reason)
 
 

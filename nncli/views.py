@@ -5,17 +5,8 @@ rich is imported inside the functions so that importing this module stays cheap.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-
-
-def describe(logs: dict) -> str:
-    """One epoch's numbers on one line."""
-    parts = [f"loss {logs['loss']:.4f}"]
-    for key in ("val_loss", "val_accuracy", "val_r2"):
-        if key in logs:
-            parts.append(f"{key} {logs[key]:.4f}")
-    parts.append(f"lr {logs['lr']:.3g}")
-    return "  ".join(parts)
 
 
 def final_table(summary: dict):
@@ -177,3 +168,110 @@ def fitted_table(columns: list[Column], rows: list[dict], title: str, console):
 def metric_name(r: dict) -> str:
     return "accuracy" if r.get("task") == "classification" else "r2"
 
+
+def val_metric(r):
+    return ((r.get("final") or {}).get("validation") or {}).get(metric_name(r))
+
+
+def test_metric(r):
+    return ((r.get("final") or {}).get("test") or {}).get(metric_name(r))
+
+
+# ---------------------------------------------------------------- epochs as lines
+def _num(v: float) -> str:
+    return f"{v:.1f}" if abs(v) >= 1000 else f"{v:.4f}"
+
+
+def epoch_line(logs: dict, epochs: int, width: int = 80) -> str:
+    """One finished epoch as a line (as Keras' ``verbose=2``), at most ``width`` characters:
+    ``epoch 3/30   loss 0.1234  accuracy 0.9500  val_loss 0.2345  val_accuracy 0.9400  lr 0.001  1.20s``.
+    Fields are dropped when the line is too long, least telling first (lr, the training metric,
+    the time, ...); the epoch counter always stays."""
+    counter = f"epoch {logs['epoch']}/{epochs}".ljust(len(f"epoch {epochs}/{epochs}"))  # columns line up
+    fields = [(0, counter)]  # (priority: lower stays longer, text)
+    order = {"loss": 3, "accuracy": 5, "r2": 5, "val_loss": 2, "val_accuracy": 1, "val_r2": 1}
+    for key, prio in order.items():
+        if logs.get(key) is not None:
+            fields.append((prio, f"{key} {_num(logs[key])}"))
+    if logs.get("lr") is not None:
+        fields.append((6, f"lr {logs['lr']:.3g}"))
+    if logs.get("seconds") is not None:
+        s = logs["seconds"]
+        fields.append((4, f"{s:.2f}s" if s < 10 else f"{s:.0f}s"))
+    while len(fields) > 1 and len("  ".join(t for _, t in fields)) > width:
+        fields.remove(max(fields, key=lambda f: f[0]))
+    return "  ".join(t for _, t in fields).rstrip()
+
+
+def shows_epoch(epoch: int, epochs: int) -> bool:
+    """Which epochs (from 1) get a line: all of up to 50, else every k-th so that a run prints
+    between about 25 and 50 lines, always with the first and the last."""
+    every = 1 if epochs <= 50 else math.ceil(epochs / 40)
+    return epoch == 1 or epoch == epochs or epoch % every == 0
+
+
+# ---------------------------------------------------------------- nncli show
+def run_header(run) -> list[str]:
+    """What a run is and how it ended, a few short lines: name and directory, status, best epoch."""
+    s = run.summary
+    status = s.get("status", "unknown") + (f" ({s['reason']})" if s.get("reason") else "")
+    epochs = s.get("epochs_run", len(run.history))
+    lines = [run.name, f"directory: {run.dir}", f"status: {status}"]
+    facts = [f"epochs: {epochs}"]
+    if s.get("wall_time") is not None:
+        facts.append(f"time: {s['wall_time']:.1f}s")
+    best = s.get("best") or {}
+    if best.get("epoch"):
+        facts.append(f"best epoch: {best['epoch']} ({best.get('monitor', '?')} {_num(best['value'])})")
+    lines.append("  ".join(facts))
+    if s.get("diagnosis"):
+        lines.append(f"diagnosis: {s['diagnosis']}")
+    return lines
+
+
+def history_rows(history: list[dict], best_epoch: int | None, limit: int = 15) -> list[dict]:
+    """All rows of a short history; of a long one ``limit`` rows: the first, the best and the
+    last epoch, and evenly spaced epochs between."""
+    if len(history) <= limit:
+        return list(history)
+    n = len(history)
+    keep = {0, n - 1}
+    if best_epoch is not None:
+        keep |= {i for i, r in enumerate(history) if r.get("epoch") == best_epoch}
+    spaced = limit - len(keep)
+    keep |= {round(i * (n - 1) / (spaced + 1)) for i in range(1, spaced + 1)}
+    return [history[i] for i in sorted(keep)]
+
+
+def history_table(history: list[dict], best_epoch: int | None, limit: int = 15):
+    """The history as a table (a subset of a long one), the best epoch marked with '*'."""
+    from rich.table import Table
+
+    rows = history_rows(history, best_epoch, limit)
+    columns = [c for c in ("loss", "accuracy", "r2", "val_loss", "val_accuracy", "val_r2", "lr", "seconds")
+               if any(r.get(c) is not None for r in history)]
+    caption = f"{len(rows)} of {len(history)} epochs: first, best, last and evenly spaced" \
+        if len(rows) < len(history) else None
+    table = Table(title="history (* best epoch)", title_justify="left", caption=caption,
+                  caption_justify="left")
+    table.add_column("epoch", justify="right", no_wrap=True)
+    for c in columns:
+        table.add_column(c, justify="right", no_wrap=True)
+    for r in rows:
+        mark = "*" if best_epoch is not None and r.get("epoch") == best_epoch else " "
+        cells = []
+        for c in columns:
+            v = r.get(c)
+            cells.append("" if v is None else f"{v:.3g}" if c == "lr" else f"{v:.3f}" if c == "seconds" else _num(v))
+        table.add_row(f"{r.get('epoch')}{mark}", *cells)
+    return table
+
+
+def history_chart(history: list[dict], width: int = 80, unicode: bool = True) -> list[str]:
+    """The validation loss per epoch (the training loss when there is no validation) as text."""
+    from nncli.textplot import LABEL_WIDTH, chart
+
+    key = "val_loss" if any(r.get("val_loss") is not None for r in history) else "loss"
+    values = [r.get(key) for r in history]
+    return chart(values, f"{key} per epoch", width=max(20, min(width, 80) - LABEL_WIDTH - 1),
+                 height=8, unicode=unicode)

@@ -87,6 +87,7 @@ FULL = textwrap.dedent("""\
         min_delta: 0.001
         restore_best: false
       checkpoint_every: 50
+    plots: false
     sweep:
       strategy: halving
       trials: 9

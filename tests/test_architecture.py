@@ -22,7 +22,9 @@ LAYERS = {
     "build": {"errors", "nn", "config", "data", "store"},
     "work": {"errors", "nn", "config", "data", "store", "build", "version", "blas"},
     "views": {"errors", "version"},
-    "cli": {"errors", "nn", "config", "data", "store", "build", "work", "views", "version", "blas"},
+    # drawing (matplotlib) and what draws runs: plots, report
+    "pictures": {"errors", "config", "store", "work", "views", "version"},
+    "cli": {"errors", "nn", "config", "data", "store", "build", "work", "views", "pictures", "version", "blas"},
     "version": set(),
     "blas": set(),
 }
@@ -31,8 +33,9 @@ PLACE = {
     "errors": "errors", "nn": "nn", "config": "config", "data": "data",
     "runs": "store", "atomic": "store", "checkpoint": "store",
     "build": "build", "blas": "blas",
-    "runner": "work", "inference": "work", "sweep": "work", "listing": "work",
-    "views": "views", "plots": "views", "report": "views",
+    "runner": "work", "inference": "work", "sweep": "work", "rundata": "work", "listing": "work",
+    "views": "views", "textplot": "views",
+    "canvas": "pictures", "figures": "pictures", "plots": "pictures", "report": "pictures",
     "cli": "cli", "__main__": "cli", "__init__": "version",
 }
 # what the numeric core may import, beyond itself

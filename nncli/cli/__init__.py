@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from nncli.cli import config, runs, sweep, train, use  # noqa: F401  (each module registers its commands)
+from nncli.cli import config, runs, see, sweep, train, use  # noqa: F401  (each module registers its commands)
 from nncli.cli.app import _console, app
 from nncli.errors import EXIT_SIGINT, EXIT_USAGE, NncliError
 

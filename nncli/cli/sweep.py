@@ -160,6 +160,10 @@ def _printer(console, plan, as_json: bool, quiet: bool):
 
     def emit(event: dict) -> None:
         count[0] += 1
+        if event["epochs_run"]:  # as nncli train does (plots: in the config); matplotlib loads once, here
+            from nncli.cli.train import _learning_curves_picture
+
+            _learning_curves_picture(Path(event["run_dir"]), console, quiet)
         if as_json:
             typer.echo(json.dumps(event))
         if quiet:

@@ -12,54 +12,67 @@ from typing import Annotated, Optional
 import typer
 
 from nncli.cli.app import JsonOpt, RunsDirOpt, SetOpt, _console, _load, _stop_on_signals, app
-from nncli.errors import UsageError
+from nncli.errors import NncliError, UsageError
 
 
 def _progress_callback(console, mode: str):
-    """A training callback that reports progress: a live bar on a terminal, lines otherwise."""
+    """A training callback that reports progress: one line per finished epoch (a sample of
+    them in long runs, always the first and the last), and on a terminal a live bar below the
+    lines with the elapsed and remaining time."""
     from nncli.nn import Callback
-    from nncli.views import describe
+    from nncli.views import epoch_line, shows_epoch
 
-    if mode == "lines":
-        class Lines(Callback):
-            """About twenty lines for a whole run, and at least one every ten seconds."""
+    progress = None
+    if mode == "bar":
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.table import Column
 
-            last, pending = 0.0, None
+        # the counter first and never wrapped or squeezed: a narrow terminal loses the bar first
+        progress = Progress(
+            TextColumn("epoch {task.fields[current]}/{task.total}", table_column=Column(no_wrap=True)),
+            BarColumn(bar_width=None, table_column=Column(ratio=1, min_width=5)),
+            TextColumn("elapsed", table_column=Column(no_wrap=True)), TimeElapsedColumn(),
+            TextColumn("remaining", table_column=Column(no_wrap=True)), TimeRemainingColumn(),
+            console=console, transient=True, expand=True)
 
-            def on_epoch_end(self, trainer, epoch, logs):
-                now, every = time.monotonic(), max(1, trainer.epochs // 20)
-                self.pending = f"epoch {epoch + 1}/{trainer.epochs}  {describe(logs)}  {logs['seconds']:.2f}s"
-                if (epoch + 1) % every == 0 or epoch + 1 == trainer.epochs or now - self.last > 10:
-                    self.last = now
-                    console.print(self.pending)
-                    self.pending = None
+    class EpochLines(Callback):
+        """Lines above the bar; off a terminal the lines alone, and then at least one every ten
+        seconds."""
 
-            def on_train_end(self, trainer):
-                if self.pending:  # stopped early: show where
-                    console.print(self.pending)
-        return Lines(), None
+        pending, task, printed_at, refreshed_at = None, None, 0.0, 0.0
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    progress = Progress(TextColumn("epoch"), MofNCompleteColumn(), BarColumn(),
-                        TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=console,
-                        transient=False)
-
-    class Bar(Callback):
         def on_train_begin(self, trainer):
-            self.task = progress.add_task("train", total=trainer.epochs, completed=trainer.epoch, info="")
-            self.last = 0.0
+            self.printed_at = time.monotonic()
+            if progress is not None:
+                self.task = progress.add_task("train", total=trainer.epochs, completed=trainer.epoch,
+                                              current=min(trainer.epoch + 1, trainer.epochs))
 
         def on_batch_end(self, trainer, epoch, batch):
             now = time.monotonic()
-            if now - self.last > 0.1:  # refreshing is costly; a few times a second is enough
-                self.last = now
+            if progress is not None and now - self.refreshed_at > 0.1:  # a few times a second is enough
+                self.refreshed_at = now
                 progress.update(self.task, completed=epoch + trainer.batch / trainer.n_batches)
 
         def on_epoch_end(self, trainer, epoch, logs):
-            progress.update(self.task, completed=epoch + 1, info=describe(logs))
+            self.pending = epoch_line(logs, trainer.epochs, console.width)
+            show = shows_epoch(epoch + 1, trainer.epochs)
+            if progress is not None:  # redrawn now when a line goes above it: it would show stale
+                progress.update(self.task, completed=epoch + 1, current=min(epoch + 2, trainer.epochs),
+                                refresh=show)
+            if show or (progress is None and time.monotonic() - self.printed_at > 10):
+                self.flush()
 
-    return Bar(), progress
+        def on_train_end(self, trainer):
+            self.flush()  # stopped early: the epoch it stopped at
+
+        def flush(self):
+            """Print the last finished epoch if it was not printed yet."""
+            if self.pending:
+                console.print(self.pending, highlight=False, soft_wrap=True)
+                self.pending = None
+                self.printed_at = time.monotonic()
+
+    return EpochLines(), progress
 
 
 @app.command()
@@ -97,15 +110,22 @@ def train(
         cb, progress = _progress_callback(console, mode)
         callbacks.append(cb)
     command = " ".join(["nncli"] + sys.argv[1:])
+    run_dir = None
     try:
         if progress is not None:
             progress.start()
         run_dir, summary = runner.train(cfg, runs_dir=runs_dir, resume=resume, callbacks=callbacks,
                                         stop=stop, command=command, timings=timings,
                                         overrides=set_ if cfg is None else ())
+    except NncliError as e:  # diverged or interrupted: the run keeps its history so far
+        run_dir = getattr(e, "run_dir", None)
+        raise
     finally:
+        for cb in callbacks:
+            cb.flush()  # the last epoch's line, also when the run stopped early
         if progress is not None:
             progress.stop()
+        _learning_curves_picture(run_dir, console, quiet)
     if not quiet:
         from nncli.views import final_table
 
@@ -120,6 +140,20 @@ def train(
         if note:
             console.print(f"note: {note}")
     typer.echo(json.dumps(summary, indent=2) if as_json else str(run_dir))
+
+
+def _learning_curves_picture(run_dir, console, quiet: bool) -> None:
+    """The run's learning curves as a picture in its directory (see ``plots:`` in the config).
+    A picture is never worth failing a trained run: any failure here is one note."""
+    if run_dir is None:
+        return
+    from nncli import plots
+
+    try:
+        plots.learning_curve_after_training(run_dir)
+    except Exception as e:  # noqa: BLE001
+        if not quiet:
+            console.print(f"note: no learning curve picture ({type(e).__name__}: {e})")
 
 
 # ---------------------------------------------------------------- using runs

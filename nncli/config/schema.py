@@ -278,5 +278,7 @@ class Config(_Section):
     regularization: RegularizationConfig = Field(default_factory=RegularizationConfig,
                                                  description="Weight penalties.")
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="Training loop.")
+    plots: bool = Field(True, strict=True, description="Write learning_curves.png into the run directory "
+                                                       "when training ends (needs matplotlib).")
     sweep: Optional[SweepConfig] = Field(None, description="Search space and strategy for `nncli sweep` "
                                                            "(ignored by `nncli train`).")

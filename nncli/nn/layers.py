@@ -253,10 +253,12 @@ class Flatten(Layer):
 
     def build(self, input_shape):
         self.input_shape = tuple(input_shape)
-        return (math.prod(input_shape),)
+        self.size = math.prod(input_shape)
+        return (self.size,)
 
     def forward(self, x, training=False):
-        return x.reshape(len(x), -1)
+        # x: (batch, C, H, W) -> (batch, C*H*W); a copy when x is a channels-last view (conv.py)
+        return x.reshape(len(x), self.size)  # the size, not -1: an empty batch has no -1
 
     def backward(self, dout):
         return dout.reshape((len(dout),) + self.input_shape)
