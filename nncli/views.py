@@ -169,14 +169,6 @@ def metric_name(r: dict) -> str:
     return "accuracy" if r.get("task") == "classification" else "r2"
 
 
-def val_metric(r):
-    return ((r.get("final") or {}).get("validation") or {}).get(metric_name(r))
-
-
-def test_metric(r):
-    return ((r.get("final") or {}).get("test") or {}).get(metric_name(r))
-
-
 # ---------------------------------------------------------------- epochs as lines
 def _num(v: float) -> str:
     return f"{v:.1f}" if abs(v) >= 1000 else f"{v:.4f}"
