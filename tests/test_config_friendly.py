@@ -90,7 +90,8 @@ def test_a_path_on_a_config_with_a_dataset_says_how_to_train_on_the_file(tmp_pat
                                           r"--set data.dataset=null\)"):
         load_config(digits, ["data.path=houses.csv"])
     # and doing so works; a config that never named a dataset takes the path alone
-    assert load_config(digits, ["data.path=houses.csv", "data.dataset=null"]).data.path == "houses.csv"
+    path = load_config(digits, ["data.path=houses.csv", "data.dataset=null"]).data.path
+    assert path == os.path.abspath("houses.csv")  # an override's path: from where the command was typed
     assert load_config("-", ["data.path=houses.csv"], text="seed: 0\n").data.dataset is None
 
 
