@@ -46,7 +46,7 @@ ACTIVATION_NAMES = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "prelu"
 OUTPUT_NAMES = ("auto", "softmax", "sigmoid", "identity")
 LOSS_NAMES = ("cross_entropy", "binary_cross_entropy", "mse", "mae", "sse", "huber")
 OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw",
-                   "amsgrad", "nadam", "radam", "adabound")
+                   "amsgrad", "nadam", "radam", "adabound", "swats")
 SCHEDULE_NAMES = ("constant", "step", "exponential", "invscaling", "cosine", "plateau")
 INIT_NAMES = ("he_normal", "he_uniform", "xavier_normal", "xavier_uniform", "lecun_normal",
               "lecun_uniform", "normal", "kaiming_normal", "kaiming_uniform", "glorot_normal",
