@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nncli import __version__, blas, runs
+from nncli import __version__, blas, runs, verdict
 from nncli.build import Parts, build, check, load_data, targets
 from nncli.config import Config, config_to_dict, dump_config
 from nncli.config.load import load_saved_config
@@ -90,31 +90,6 @@ def hyper(cfg: Config) -> dict:
     return {"hidden": list(cfg.model.hidden), "activation": cfg.model.activation,
             "optimizer": cfg.optimizer.name, "lr": cfg.optimizer.lr,
             "batch_size": cfg.training.batch_size, "epochs": cfg.training.epochs}
-
-
-def diagnose(task: str, final: dict) -> str | None:
-    """A bias/variance verdict from training and validation error (the notes' rule of thumb)."""
-    if "train" not in final or "validation" not in final:
-        return None
-    if task == "classification":
-        train_err = 1 - final["train"]["accuracy"]
-        gap = (1 - final["validation"]["accuracy"]) - train_err
-        high_bias, high_var = train_err > 0.05, gap > 0.05
-        what = f"training error {train_err:.3f}, validation gap {gap:+.3f}"
-    else:
-        train_err = 1 - final["train"]["r2"]
-        gap = (1 - final["validation"]["r2"]) - train_err
-        high_bias, high_var = train_err > 0.1, gap > 0.1
-        what = f"training 1-R2 {train_err:.3f}, validation gap {gap:+.3f}"
-    if high_bias and high_var:
-        verdict = "high bias and high variance"
-    elif high_bias:
-        verdict = "high bias (underfitting): try a larger model, more epochs or less regularization"
-    elif high_var:
-        verdict = "high variance (overfitting): try more data, dropout, L2 or early stopping"
-    else:
-        verdict = "good fit"
-    return f"{verdict} ({what})"
 
 
 def final_metrics(parts: Parts, ds: Dataset) -> dict:
@@ -342,6 +317,20 @@ def _mark(run_dir, summary, status, reason, **extra):
         pass
 
 
+def _verdict(job: Job, final: dict) -> dict:
+    """The bias/variance verdict (nncli.verdict) as the summary's diagnosis."""
+    v = verdict.for_run(job.ds.task, final, verdict.run_baseline(job.cfg, job.parts, job.ds)) if final else None
+    return {"diagnosis": v.text() if v else None, "verdict": v.as_dict() if v else None}
+
+
+def _switch(history: list[dict]) -> dict:
+    """When an optimizer that switches (SWATS) switched, and to what rate."""
+    row = next((r for r in history if r.get("switch_step")), None)
+    if row is None:
+        return {}
+    return {"optimizer_switch": {"epoch": row["epoch"], "step": row["switch_step"], "sgd_lr": row["sgd_lr"]}}
+
+
 def _write_results(job: Job, run_dir: Path, summary: dict, outcome: Outcome) -> dict:
     """The model and final scores (when the weights allow) and the final summary."""
     parts, ds, trainer, timings = job.parts, job.ds, job.parts.trainer, job.timings
@@ -357,7 +346,7 @@ def _write_results(job: Job, run_dir: Path, summary: dict, outcome: Outcome) -> 
                 "monitor": trainer.early_stopping.monitor if trainer.early_stopping else
                 ("val_loss" if len(ds.X_val) else "loss")}
     summary.update(status=outcome.status, reason=outcome.reason, epochs_run=trainer.epoch, final=final,
-                   best=best, diagnosis=diagnose(ds.task, final),
+                   best=best, **_verdict(job, final), **_switch(trainer.history),
                    history_last=trainer.history[-1] if trainer.history else None,
                    wall_time=time.perf_counter() - job.t0, timings=timings, **outcome.extra)
     runs.write_summary(run_dir, summary)

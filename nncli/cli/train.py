@@ -157,7 +157,9 @@ def train(
         if table is not None:
             console.print(table)
         if summary.get("diagnosis"):
-            console.print(f"diagnosis: {summary['diagnosis']}")
+            console.print(f"diagnosis: {summary['diagnosis']}", markup=False)
+            for line in (summary.get("verdict") or {}).get("advice", []):
+                console.print(f"  {line}", markup=False)
         if summary.get("reason"):
             console.print(f"stopped: {summary['reason']}")
     typer.echo(json.dumps(summary, indent=2) if as_json else str(run_dir))
