@@ -132,6 +132,7 @@ class Job:
     command: str
     timings: dict
     t0: float
+    fold: tuple[int, int] | None = None  # (k, i): fold i of k-fold cross-validation
 
 
 @dataclass
@@ -146,7 +147,7 @@ class Outcome:
 
 
 def prepare(cfg: Config | None, *, runs_dir, resume: str | None, callbacks, command: str,
-            timings: dict, stop: StopFlag | None = None, say=None) -> Job:
+            timings: dict, stop: StopFlag | None = None, say=None, fold: tuple[int, int] | None = None) -> Job:
     t0 = time.perf_counter()
     state = run_dir = None
     if resume is not None:
@@ -158,13 +159,16 @@ def prepare(cfg: Config | None, *, runs_dir, resume: str | None, callbacks, comm
                               f"in {', '.join(_differences(config_to_dict(saved), config_to_dict(cfg)))}; "
                               "resume with the run alone (nncli train --resume RUN)")
         cfg = saved
+        saved_fold = _previous_summary(run_dir).get("fold")  # a fold of k-fold keeps its split
+        if isinstance(saved_fold, dict):
+            fold = (int(saved_fold["k"]), int(saved_fold["index"]) - 1)
     else:
         check(cfg, runs_dir)  # a typo in data.params, a missing file or run: exit 2, nothing written
     t_import = time.perf_counter()
     import_reader(cfg.data.path)  # pyarrow, for a file: counted with the other imports
     timings["imports"] = timings.get("imports", 0.0) + time.perf_counter() - t_import
     t_data = time.perf_counter()
-    ds = load_data(cfg, stop=(lambda: stop.signame) if stop is not None else None)
+    ds = load_data(cfg, stop=(lambda: stop.signame) if stop is not None else None, folds=fold)
     timings["data"] = time.perf_counter() - t_data
     for line in ds.notes if say is not None else ():
         say(line)
@@ -175,7 +179,7 @@ def prepare(cfg: Config | None, *, runs_dir, resume: str | None, callbacks, comm
         except (KeyError, ValueError, TypeError) as e:
             raise RunError(f"{run_dir}: the checkpoint does not match the run's model ({e})") from e
         runs.remove_temp_files(run_dir)
-    return Job(cfg, ds, parts, run_dir, command, timings, t0)
+    return Job(cfg, ds, parts, run_dir, command, timings, t0, fold)
 
 
 def open_run(job: Job, runs_dir) -> tuple[Path, dict]:
@@ -194,6 +198,8 @@ def open_run(job: Job, runs_dir) -> tuple[Path, dict]:
         }
         if parts.transfer:
             summary["transfer"] = parts.transfer
+        if job.fold is not None:
+            summary["fold"] = {"k": job.fold[0], "index": job.fold[1] + 1}
         runs.atomic_write_text(run_dir / runs.CONFIG_FILE, dump_config(cfg))
     else:  # the run keeps its history; each resume is recorded
         run_dir = job.run_dir
@@ -261,7 +267,8 @@ def conclude(job: Job, run_dir: Path, summary: dict, outcome: Outcome) -> dict:
 
 def train(cfg: Config | None, *, runs_dir: str | Path = "runs", resume: str | None = None,
           callbacks=(), stop: StopFlag | None = None, command: str = "",
-          timings: dict | None = None, on_start=None, say=None) -> tuple[Path, dict]:
+          timings: dict | None = None, on_start=None, say=None,
+          fold: tuple[int, int] | None = None) -> tuple[Path, dict]:
     """Train ``cfg`` into a new run directory (or continue ``resume``); returns (dir, summary).
 
     ``on_start(run_dir, summary)`` is called once the directory is claimed, before the first
@@ -272,7 +279,7 @@ def train(cfg: Config | None, *, runs_dir: str | Path = "runs", resume: str | No
     """
     stop = stop or StopFlag()
     job = prepare(cfg, runs_dir=runs_dir, resume=resume, callbacks=callbacks, command=command,
-                  timings=dict(timings or {}), stop=stop, say=say)
+                  timings=dict(timings or {}), stop=stop, say=say, fold=fold)
     if stop.signame:
         raise Interrupted(stop.signame)
     run_dir, summary = open_run(job, runs_dir)

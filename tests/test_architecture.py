@@ -35,7 +35,7 @@ PLACE = {
     "build": "build", "blas": "blas",
     "runner": "work", "inference": "work", "sweep": "work", "rundata": "work", "predictions": "work",
     "verdict": "work", "folds": "work", "teach": "work",
-    "views": "views", "textplot": "views",
+    "views": "views", "textplot": "views", "teachviews": "views",
     "canvas": "pictures", "figures": "pictures", "plots": "pictures", "report": "pictures",
     "cli": "cli", "__main__": "cli", "__init__": "version",
 }
