@@ -41,7 +41,8 @@ def gradcheck_tables(report: dict) -> list:
         for r in report[key]:
             w = r["worst"]
             table.add_row(r["layer"], r["param"], f"{r['size']:,}", f"{r['rel_error']:.1e}",
-                          "pass" if r["passed"] else "[red]FAIL[/red]",
+                          ("pass (gradient 0)" if r.get("zero_gradient") else "pass") if r["passed"]
+                          else "[red]FAIL[/red]",
                           f"{tuple(w['index'])}: {w['backprop']:.6g} vs {w['numeric']:.6g}")
         out.append(table)
     return out

@@ -37,6 +37,7 @@ PLACE = {
     "verdict": "work", "folds": "work", "teach": "work",
     "views": "views", "textplot": "views", "teachviews": "views",
     "canvas": "pictures", "figures": "pictures", "plots": "pictures", "report": "pictures",
+    "teachplots": "pictures",
     "cli": "cli", "__main__": "cli", "__init__": "version",
 }
 # what the numeric core may import, beyond itself

@@ -32,7 +32,8 @@ class GradReport:
     def as_dict(self) -> dict:
         def rows(checks):
             return [{"layer": c.layer, "param": c.param, "size": c.size, "rel_error": c.error,
-                     "passed": c.passed(self.tol), "worst": {"index": list(c.worst_index),
+                     "passed": c.passed(self.tol),
+                     "zero_gradient": c.passed(self.tol) and c.error >= self.tol, "worst": {"index": list(c.worst_index),
                                                               "backprop": c.analytic, "numeric": c.numeric}}
                     for c in checks]
         return {"tolerance": self.tol, "batch": self.batch, "n_params": self.n_params,
