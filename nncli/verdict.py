@@ -96,8 +96,8 @@ class Verdict:
     baseline: Baseline
 
     def text(self) -> str:
-        parts = [self.label] + self.findings
-        return "; ".join(parts)
+        """One short line (the label); the numbers are in ``findings``."""
+        return self.label
 
     def advice(self) -> list[str]:
         out = []
@@ -144,7 +144,8 @@ def judge(task: str, train: dict, cv: dict | None, baseline: Baseline) -> Verdic
     else:
         label = "no high bias"
     if not has_cv:
-        findings.append("variance cannot be judged: no validation split (set data.validation > 0)")
+        label = f"{'high bias' if bias else 'no high bias'}; variance not judged (no validation split)"
+        findings.append("variance cannot be judged without a validation split (set data.validation > 0)")
         variance = None
     return Verdict(bias, variance, label, findings, baseline)
 

@@ -59,7 +59,9 @@ def test_gradcheck_fails_naming_the_layer_with_a_wrong_derivative(nncli, monkeyp
     assert "gradient check failed in tanh0" in r.err
     assert "FAIL" in r.out and "Traceback" not in r.err
     r = nncli("gradcheck", ROOT / "configs" / "iris.yaml", "--json", "--runs-dir", tmp_path)
-    assert r.code == 5 and json.loads(r.out.split("\n{\n  \"status\"")[0])["failed"] == ["tanh0"]
+    report = json.loads(r.out)  # one object: the report, the exit code and the message
+    assert r.code == 5 and report["failed"] == ["tanh0"] and report["exit_code"] == 5
+    assert [row["passed"] for row in report["layers"] if row["layer"] == "tanh0"] == [False]
 
 
 class WrongConv(Conv2D):
@@ -115,7 +117,8 @@ def test_summary_of_a_run_shows_freezing_and_where_the_weights_came_from(nncli, 
 def test_lr_find_apply_writes_a_copy_with_the_suggestion(nncli, tmp_path):
     cfg = tmp_path / "iris.yaml"
     cfg.write_text((ROOT / "configs" / "iris.yaml").read_text())
-    r = nncli("lr-find", cfg, "--apply", "--steps", "60", "--max-lr", "100", "--json", "--runs-dir", tmp_path)
+    r = nncli("lr-find", cfg, "--apply", "--steps", "60", "--max-lr", "100", "--json", "--runs-dir", tmp_path,
+              "--plot", tmp_path / "lr.svg")
     assert r.code == 0, r.err
     result = json.loads(r.out)
     assert result["suggestion"] is not None and result["applied"] == str(tmp_path / "iris.lr.yaml")
@@ -123,6 +126,7 @@ def test_lr_find_apply_writes_a_copy_with_the_suggestion(nncli, tmp_path):
     assert written["optimizer"]["lr"] == pytest.approx(result["suggestion"])
     assert len(result["lr"]) == len(result["smoothed"]) <= 60
     assert np.all(np.diff(np.log(result["lr"])) > 0)
+    assert (tmp_path / "lr.svg").read_text().lstrip().startswith("<?xml")
 
 
 @pytest.mark.slow
@@ -138,7 +142,7 @@ def test_lr_find_suggests_within_10x_of_the_best_rate_on_digits(nncli, tmp_path)
         history = parts.trainer.fit(ds.X_train, targets(parts, ds, ds.y_train), ds.X_val, targets(parts, ds, ds.y_val))
         best[lr] = min(row["val_loss"] for row in history)
     best_lr = min(best, key=best.get)
-    r = nncli("lr-find", ROOT / "configs" / "digits.yaml", "--runs-dir", tmp_path)
+    r = nncli("lr-find", ROOT / "configs" / "digits.yaml", "--runs-dir", tmp_path, "--no-plot")
     assert r.code == 0, r.err
     suggestion = float(r.out.strip())
     assert best_lr / 10 <= suggestion <= best_lr * 10, (suggestion, best)
@@ -149,7 +153,7 @@ def test_lr_find_suggests_within_10x_of_the_best_rate_on_digits(nncli, tmp_path)
 def _curve(nncli, tmp_path, fractions, *sets):
     args = [a for s in sets for a in ("--set", s)]
     r = nncli("learning-curve", ROOT / "configs" / "digits.yaml", "--fractions", fractions, *args, "--json",
-              "--runs-dir", tmp_path)
+              "--runs-dir", tmp_path, "--plot", tmp_path / "curve.png")
     assert r.code == 0, r.err
     return json.loads(r.out)
 
@@ -173,11 +177,12 @@ def test_learning_curve_verdicts_on_digits(nncli, tmp_path):
     assert cv[0] > cv[1] > cv[2]  # more data, lower J_cv
     assert good["verdict"]["baseline"]["source"] == "trivial model (majority class)"
     assert good["verdict"]["baseline"]["trivial"]["loss"] == pytest.approx(np.log(10), abs=0.01)
+    assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_learning_curve_needs_a_validation_split(nncli, tmp_path):
     r = nncli("learning-curve", ROOT / "configs" / "iris.yaml", "--set", "data.validation=0",
-              "--set", "training.early_stopping.monitor=loss", "--runs-dir", tmp_path)
+              "--set", "training.early_stopping.monitor=loss", "--runs-dir", tmp_path, "--no-plot")
     assert r.code == 2 and "needs a validation split" in r.err
 
 
@@ -252,3 +257,12 @@ def test_swats_matches_adam_on_digits_and_records_the_switch(nncli, tmp_path):
     assert 1 <= switch["epoch"] <= 60 and switch["sgd_lr"] > 0
     history = (Path(s["dir"]) / "metrics.csv").read_text().splitlines()
     assert "sgd_lr" in history[0].split(",")
+
+
+def test_learning_curve_prints_the_table_the_baseline_and_the_verdict(nncli, tmp_path):
+    r = nncli("learning-curve", ROOT / "configs" / "iris.yaml", "--fractions", "0.5,1", "--set", "training.epochs=20",
+              "--runs-dir", tmp_path, "--no-plot")
+    assert r.code == 0, r.err
+    assert "J_train" in r.out and "J_cv" in r.out
+    assert "trivial model (majority class): loss" in r.out and "verdict: " in r.out
+    assert "50% (" in r.err  # each point as it is trained

@@ -45,8 +45,8 @@ def test_a_tiny_training_loss_far_below_the_validation_loss_is_high_variance():
 def test_no_validation_split_is_said_plainly():
     base = Baseline({"loss": 1.0, "error": 0.5}, "majority class")
     v = judge("classification", {"loss": 0.01, "error": 0.0}, None, base)
-    assert v.variance is None and v.label == "no high bias"
-    assert "variance cannot be judged: no validation split" in v.text()
+    assert v.variance is None and v.text() == "no high bias; variance not judged (no validation split)"
+    assert "variance cannot be judged without a validation split" in v.findings[-1]
 
 
 def test_trivial_models():

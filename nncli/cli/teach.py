@@ -12,6 +12,10 @@ import typer
 from nncli.cli.app import JsonOpt, RunsDirOpt, SetOpt, _console, _load, app, examples
 from nncli.errors import CheckFailed, UsageError
 
+PlotOpt = Annotated[Optional[Path], typer.Option(
+    "--plot", metavar="FILE", help="Draw the curve into FILE, png or svg (default: <command>.png in the current "
+                                   "directory, when the plot extra is installed).")]
+NoPlotOpt = Annotated[bool, typer.Option("--no-plot", help="Draw no picture.")]
 ConfigArg = Annotated[str, typer.Argument(metavar="CONFIG", help="Experiment YAML file, or - to read it from stdin.")]
 
 
@@ -21,17 +25,23 @@ def _chart(values, title: str, x_label: str) -> list[str]:
     return chart(values, title, width=60, height=8, unicode=True, x_label=x_label)
 
 
-def _picture(kind: str, result: dict, path: Optional[Path], console) -> None:
-    """A picture when asked for, or by default when matplotlib is installed; never fatal."""
+def _picture(kind: str, result: dict, path: Optional[Path], no_plot: bool, console) -> None:
+    """The picture into ``path``, or ``<kind>.png`` in the current directory when matplotlib is
+    installed; a picture that cannot be drawn is one note, never a failure."""
     from nncli import canvas
 
-    if path is None or not canvas.available():
+    if no_plot:
+        return
+    if not canvas.available():
         if path is not None:
             console.print(f"note: no picture: {canvas.INSTALL_HINT}")
         return
     from nncli import teachplots
 
-    console.print(f"picture: {teachplots.write(kind, result, path)}", markup=False)
+    try:
+        console.print(f"picture: {teachplots.write(kind, result, path or Path(f'{kind}.png'))}", markup=False)
+    except Exception as e:  # noqa: BLE001
+        console.print(f"note: no picture ({type(e).__name__}: {e})", markup=False)
 
 
 @app.command(epilog=examples(
@@ -52,9 +62,11 @@ def gradcheck(
     from nncli.teach.gradcheck import gradcheck as check
 
     report = check(_load(config, set_), batch=batch, tol=tol, runs_dir=runs_dir).as_dict()
-    if as_json:
+    if report["failed"]:
+        report["status"] = "failed"
+    if as_json and not report["failed"]:
         typer.echo(json.dumps(report, indent=2))
-    else:
+    elif not as_json:
         console = _console(stderr=False)
         from nncli.teachviews import gradcheck_tables
 
@@ -63,8 +75,10 @@ def gradcheck(
         console.print(f"{report['n_params']:,} parameters, {report['batch']} samples, float64, central "
                       f"differences (h = 1e-6), relative error |a - b| / (|a| + |b|), tolerance {tol:g}")
     if report["failed"]:
-        raise CheckFailed(f"gradient check failed in {', '.join(report['failed'])}: backprop differs from "
-                          f"finite differences by more than {tol:g}")
+        error = CheckFailed(f"gradient check failed in {', '.join(report['failed'])}: backprop differs from "
+                            f"finite differences by more than {tol:g}")
+        error.summary = report  # with --json: the report, the exit code and the message, one object
+        raise error
     if not as_json:
         _console().print("gradient check passed")
 
@@ -115,8 +129,8 @@ def lr_find(
                                                       "to the suggestion (see --output).")] = False,
     output: Annotated[Optional[Path], typer.Option(
         "--output", "-o", metavar="FILE", help="Where --apply writes (default: CONFIG with .lr.yaml).")] = None,
-    plot: Annotated[Optional[Path], typer.Option(
-        "--plot", metavar="FILE", help="Also draw the curve into FILE (png or svg; needs the plot extra).")] = None,
+    plot: PlotOpt = None,
+    no_plot: NoPlotOpt = False,
     runs_dir: RunsDirOpt = Path("runs"),
     as_json: JsonOpt = False,
 ):
@@ -137,7 +151,7 @@ def lr_find(
         for line in _chart(shown, "smoothed loss (x: step, the rate grows exponentially)", "step"):
             console.print(line, markup=False, highlight=False)
         console.print(f"stopped: {result['stopped']}", markup=False)
-    _picture("lr_find", result, plot, console)
+    _picture("lr_find", result, plot, no_plot, console)
     if result["suggestion"] is None:
         console.print("no suggestion: the loss never fell; try a wider range (--min-lr, --max-lr) or more --steps")
     elif apply:
@@ -165,8 +179,8 @@ def learning_curve(
     set_: SetOpt = [],
     fractions: Annotated[str, typer.Option(
         "--fractions", metavar="F1,F2,...", help="Fractions of the training split to train on.")] = "0.1,0.25,0.5,0.75,1",
-    plot: Annotated[Optional[Path], typer.Option(
-        "--plot", metavar="FILE", help="Also draw the curve into FILE (png or svg; needs the plot extra).")] = None,
+    plot: PlotOpt = None,
+    no_plot: NoPlotOpt = False,
     runs_dir: RunsDirOpt = Path("runs"),
     as_json: JsonOpt = False,
 ):
@@ -183,7 +197,7 @@ def learning_curve(
                    on_point=None if as_json else lambda p: console.print(
                        f"{p['fraction']:.0%} ({p['samples']} samples): J_train {p['train']['loss']:.4g}, "
                        f"J_cv {p['cv']['loss']:.4g}", markup=False))
-    _picture("learning_curve", result, plot, console)
+    _picture("learning_curve", result, plot, no_plot, console)
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
@@ -197,7 +211,7 @@ def learning_curve(
     out.print(f"baseline: {ref}; trivial model ({b['trivial']['model']}): loss {b['trivial']['loss']:.4g}, "
               f"error {b['trivial']['error']:.4g}; far = more than {v['threshold']:.1%} of the span", markup=False)
     out.print(f"verdict: {result['diagnosis']}", markup=False)
-    for line in v["advice"]:
+    for line in v["findings"] + v["advice"]:
         out.print(f"  {line}", markup=False)
     if result["trend"]:
         out.print(result["trend"], markup=False)

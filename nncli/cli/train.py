@@ -167,7 +167,8 @@ def train(
             console.print(table)
         if summary.get("diagnosis"):
             console.print(f"diagnosis: {summary['diagnosis']}", markup=False)
-            for line in (summary.get("verdict") or {}).get("advice", []):
+            v = summary.get("verdict") or {}
+            for line in v.get("findings", []) + v.get("advice", []):
                 console.print(f"  {line}", markup=False)
         if summary.get("reason"):
             console.print(f"stopped: {summary['reason']}")
