@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from nncli.nn import ACTIVATIONS, AvgPool2D, BatchNorm, Conv2D, Dense, Flatten, MaxPool2D, Network
-from nncli.nn.activations import ReLU, Tanh
+from nncli.nn.activations import ReLU, Tanh, make_activation
 from nncli.nn.gradcheck import TOL, check_layers, check_network, fix_dropout_masks
 from nncli.nn.losses import make_loss
 
@@ -42,6 +42,24 @@ def test_gradcheck_covers_dropout_batchnorm_prelu_maxout(nncli, sets, tmp_path):
     kinds = {row["layer"].rstrip("0123456789") for row in json.loads(r.out)["layers"]}
     expected = {"dropout+batchnorm": {"dropout", "batchnorm"}}.get("+".join(s.split("=")[0] for s in sets), set())
     assert expected <= kinds
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_gradcheck_command_passes_for_every_activation(nncli, name, tmp_path):
+    r = nncli("gradcheck", ROOT / "configs" / "iris.yaml", "--set", f"model.activation={name}",
+              "--set", "model.hidden=[6, 5]", "--batch", "4", "--json", "--runs-dir", tmp_path)
+    assert r.code == 0, r.err
+    kind = make_activation(name).kind
+    assert f"{kind}0" in {row["layer"] for row in json.loads(r.out)["layers"]}
+
+
+@pytest.mark.parametrize("config,loss", [("iris", "cross_entropy"), ("breast_cancer", "binary_cross_entropy"),
+                                         ("diabetes", "mse"), ("diabetes", "mae"), ("diabetes", "sse"),
+                                         ("diabetes", "huber"), ("iris", "mse")])
+def test_gradcheck_command_passes_for_every_loss(nncli, config, loss, tmp_path):
+    r = nncli("gradcheck", ROOT / "configs" / f"{config}.yaml", "--set", f"loss.name={loss}", "--batch", "4",
+              "--runs-dir", tmp_path)
+    assert r.code == 0, r.err
 
 
 class WrongTanh(Tanh):
