@@ -67,7 +67,7 @@ def test_swats_stays_adam_below_the_tolerance():
     opt, (_, _, p3) = steps(switch_tol=0.1)
     assert opt.state["switch_step"][0] != 2
     opt2, _ = steps(0.1, ([0.5, -1.0], [0.25, 2.0]))
-    assert not opt2.switched and opt2.logs() == {}
+    assert not opt2.switched and opt2.logs() == {"sgd_lr": None, "switch_step": None}
     step = 0.1 / math.sqrt(0.875) * np.array([0.625 / math.sqrt(0.546875), 0.875 / math.sqrt(1.625)])
     np.testing.assert_allclose(p3, np.array(P2) - step, rtol=1e-12)
 

@@ -77,7 +77,8 @@ class SWATS(Optimizer):
                 s["v"][...] = 0
 
     def logs(self) -> dict:
-        """Per-epoch history entries: the learned SGD rate, from the epoch of the switch on."""
+        """Per-epoch history entries: the learned SGD rate and the step of the switch (None
+        while still in the Adam phase: the columns exist from the first epoch on)."""
         if not self.switched:
-            return {}
+            return {"sgd_lr": None, "switch_step": None}
         return {"sgd_lr": self.sgd_lr, "switch_step": int(self.state["switch_step"][0])}
