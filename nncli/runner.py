@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nncli import __version__, blas, rundir, runs
+from nncli import __version__, blas, rundir, runs, verdict
 from nncli.build import Parts, build, check, load_data, targets
 from nncli.config import Config, dump_config
 from nncli.config.resources import check_resources
@@ -112,31 +112,6 @@ def hyper(cfg: Config) -> dict:
             "batch_size": cfg.training.batch_size, "epochs": cfg.training.epochs}
 
 
-def diagnose(task: str, final: dict) -> str | None:
-    """A bias/variance verdict from training and validation error (the notes' rule of thumb)."""
-    if "train" not in final or "validation" not in final:
-        return None
-    if task == "classification":
-        train_err = 1 - final["train"]["accuracy"]
-        gap = (1 - final["validation"]["accuracy"]) - train_err
-        high_bias, high_var = train_err > 0.05, gap > 0.05
-        what = f"training error {train_err:.3f}, validation gap {gap:+.3f}"
-    else:
-        train_err = 1 - final["train"]["r2"]
-        gap = (1 - final["validation"]["r2"]) - train_err
-        high_bias, high_var = train_err > 0.1, gap > 0.1
-        what = f"training 1-R2 {train_err:.3f}, validation gap {gap:+.3f}"
-    if high_bias and high_var:
-        verdict = "high bias and high variance"
-    elif high_bias:
-        verdict = "high bias (underfitting): try a larger model, more epochs or less regularization"
-    elif high_var:
-        verdict = "high variance (overfitting): try more data, dropout, L2 or early stopping"
-    else:
-        verdict = "good fit"
-    return f"{verdict} ({what})"
-
-
 def final_metrics(parts: Parts, ds: Dataset) -> dict:
     """Loss (on the targets as trained) and the metric per split; for regression also RMSE and
     MAE in the data's own units."""
@@ -183,6 +158,7 @@ class Job:
     segments: list = field(default_factory=list)  # earlier training segments of a resumed run
     resumed: bool = False
     changed: dict = field(default_factory=dict)  # key -> [saved, new] for a resume that changes keys
+    fold: tuple[int, int] | None = None  # (k, i): fold i of k-fold cross-validation
 
 
 @dataclass
@@ -199,7 +175,7 @@ class Outcome:
 
 def prepare(cfg: Config | None, *, runs_dir, resume: str | None, callbacks, command: str,
             timings: dict, stop: StopFlag | None = None, say=None, overrides=(), into: Path | None = None,
-            loader=load_data) -> Job:
+            loader=load_data, fold: tuple[int, int] | None = None) -> Job:
     t0 = time.perf_counter()
     lock = run_dir = used = None
     changed = {}
@@ -216,6 +192,9 @@ def prepare(cfg: Config | None, *, runs_dir, resume: str | None, callbacks, comm
             saved = rundir.run_config(run_dir)
             cfg = cfg if cfg is not None else (_with_overrides(run_dir, overrides) if overrides else saved)
             check_may_change(run_dir, saved, cfg)
+            saved_fold = _previous_summary(run_dir).get("fold")  # a fold of k-fold keeps its split
+            if isinstance(saved_fold, dict):
+                fold = (int(saved_fold["k"]), int(saved_fold["index"]) - 1)
         else:
             check(cfg, runs_dir)  # a typo in data.params, a missing file or run: exit 2, nothing written
         check_resources(cfg)  # a model or data that cannot fit is refused before any allocation
@@ -224,7 +203,7 @@ def prepare(cfg: Config | None, *, runs_dir, resume: str | None, callbacks, comm
         timings["imports"] = timings.get("imports", 0.0) + time.perf_counter() - t_import
         t_data = time.perf_counter()
         ds = (loader(cfg) if loader is not load_data
-              else load_data(cfg, stop=(lambda: stop.signame) if stop is not None else None))
+              else load_data(cfg, stop=(lambda: stop.signame) if stop is not None else None, folds=fold))
         timings["data"] = time.perf_counter() - t_data
         for line in ds.notes if say is not None and resume is None else ():  # a resume said it before
             say(line)
@@ -240,7 +219,7 @@ def prepare(cfg: Config | None, *, runs_dir, resume: str | None, callbacks, comm
             lock.release()
         raise
     return Job(cfg, ds, parts, run_dir, command, timings, t0, lock, used,
-               resumed=resume is not None, changed=changed)
+               resumed=resume is not None, changed=changed, fold=fold)
 
 
 def open_run(job: Job, runs_dir) -> tuple[Path, dict]:
@@ -261,6 +240,8 @@ def open_run(job: Job, runs_dir) -> tuple[Path, dict]:
     }
     if parts.transfer:
         summary["transfer"] = parts.transfer
+    if job.fold is not None:
+        summary["fold"] = {"k": job.fold[0], "index": job.fold[1] + 1}
     if resumed:  # the run keeps its history; each resume is recorded
         previous = _previous_summary(run_dir)
         job.segments = rundir.segments(previous, job.lock.previous)
@@ -346,7 +327,7 @@ def conclude(job: Job, run_dir: Path, summary: dict, outcome: Outcome) -> dict:
 def train(cfg: Config | None, *, runs_dir: str | Path = "runs", resume: str | None = None,
           callbacks=(), stop: StopFlag | None = None, command: str = "",
           timings: dict | None = None, on_start=None, say=None, overrides=(), into: Path | None = None,
-          loader=load_data) -> tuple[Path, dict]:
+          loader=load_data, fold: tuple[int, int] | None = None) -> tuple[Path, dict]:
     """Train ``cfg`` into a new run directory (or continue ``resume``); returns (dir, summary).
 
     ``on_start(run_dir, summary)`` is called once the directory is claimed, before the first
@@ -360,7 +341,8 @@ def train(cfg: Config | None, *, runs_dir: str | Path = "runs", resume: str | No
     """
     stop = stop or StopFlag()
     job = prepare(cfg, runs_dir=runs_dir, resume=resume, callbacks=callbacks, command=command,
-                  timings=dict(timings or {}), stop=stop, say=say, overrides=overrides, into=into, loader=loader)
+                  timings=dict(timings or {}), stop=stop, say=say, overrides=overrides, into=into, loader=loader,
+                  fold=fold)
     try:
         if stop.signame:
             raise Interrupted(stop.signame)
@@ -413,6 +395,20 @@ def _mark(job: Job, run_dir, summary, status, reason, exit_code, **extra):
         pass
 
 
+def _verdict(job: Job, final: dict) -> dict:
+    """The bias/variance verdict (nncli.verdict) as the summary's diagnosis."""
+    v = verdict.for_run(job.ds.task, final, verdict.run_baseline(job.cfg, job.parts, job.ds)) if final else None
+    return {"diagnosis": v.text() if v else None, "verdict": v.as_dict() if v else None}
+
+
+def _switch(history: list[dict]) -> dict:
+    """When an optimizer that switches (SWATS) switched, and to what rate."""
+    row = next((r for r in history if r.get("switch_step")), None)
+    if row is None:
+        return {}
+    return {"optimizer_switch": {"epoch": row["epoch"], "step": row["switch_step"], "sgd_lr": row["sgd_lr"]}}
+
+
 def _write_results(job: Job, run_dir: Path, summary: dict, outcome: Outcome) -> dict:
     """The model and final scores (when the weights allow) and the final summary."""
     parts, ds, trainer, timings = job.parts, job.ds, job.parts.trainer, job.timings
@@ -431,7 +427,7 @@ def _write_results(job: Job, run_dir: Path, summary: dict, outcome: Outcome) -> 
     segments = [*job.segments, {"started": summary["resumed"][-1]["at"] if summary.get("resumed") else
                                 summary["started"], "seconds": seconds, "status": outcome.status}]
     summary.update(status=outcome.status, reason=outcome.reason, epochs_run=trainer.epoch, final=final,
-                   best=best, diagnosis=diagnose(ds.task, final),
+                   best=best, **_verdict(job, final), **_switch(trainer.history),
                    history_last=trainer.history[-1] if trainer.history else None,
                    wall_time=sum(s["seconds"] for s in segments), segments=segments, timings=timings,
                    **outcome.extra)

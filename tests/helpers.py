@@ -101,6 +101,9 @@ FULL = textwrap.dedent("""\
         min_delta: 0.001
         restore_best: false
       checkpoint_every: 50
+    baseline:
+      error: 0.02
+      loss: 0.05
     plots: false
     sweep:
       strategy: halving

@@ -35,9 +35,10 @@ PLACE = {
     "summary": "store",
     "build": "build", "blas": "blas",
     "runner": "work", "inference": "work", "sweep": "work", "rundata": "work", "predictions": "work", "listing": "work",
-    "rundir": "work",
-    "views": "views", "textplot": "views",
+    "rundir": "work", "verdict": "work", "folds": "work", "teach": "work",
+    "views": "views", "textplot": "views", "teachviews": "views",
     "canvas": "pictures", "figures": "pictures", "plots": "pictures", "report": "pictures",
+    "teachplots": "pictures",
     "cli": "cli", "__main__": "cli", "__init__": "version",
 }
 # what the numeric core may import, beyond itself

@@ -1,10 +1,12 @@
 """Configs as a newcomer writes them: run names from the file, names from scikit-learn and Keras,
 shorthands, and problems found by `config validate` rather than halfway into `train`."""
 
+import os
+
 import pytest
 import yaml
-
 from helpers import write
+
 from nncli.config import load_config
 from nncli.errors import ConfigError
 
@@ -130,8 +132,9 @@ def test_a_key_of_a_schedule_that_is_off_is_refused_naming_the_key_to_set(tmp_pa
 
 # ---------------------------------------------------------------- what used to be ignored
 def test_sgd_applies_its_momentum(tmp_path):
-    from nncli import runner
     from helpers import load_arrays
+
+    from nncli import runner
 
     def weights(optimizer: str) -> dict:
         text = f"data: {{dataset: iris}}\noptimizer: {optimizer}\ntraining: {{epochs: 3, early_stopping: false}}\n"

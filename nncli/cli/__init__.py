@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from nncli.cli import config, runs, see, sweep, train, use  # noqa: F401  (each module registers its commands)
+from nncli.cli import config, runs, see, sweep, teach, train, use  # noqa: F401  (each module registers its commands)
 from nncli.cli.app import _console, app
 from nncli.errors import EXIT_BUG, EXIT_SIGINT, EXIT_USAGE, Interrupted, NncliError
 
@@ -53,7 +53,7 @@ def main() -> None:
 
 
 # commands whose --json covers failures too, and the options of theirs that take a value
-_JSON_COMMANDS = {"train", "sweep", "evaluate", "predict"}
+_JSON_COMMANDS = {"train", "sweep", "evaluate", "predict", "gradcheck", "summary", "lr-find", "learning-curve"}
 _TAKES_VALUE = {"--set", "-s", "--grid", "-g", "--resume", "--runs-dir", "--data", "--input", "-i",
                 "--output", "-o"}
 

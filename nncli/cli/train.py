@@ -104,7 +104,8 @@ def _say_how_it_starts(console):
     "nncli train configs/digits.yaml --set optimizer.lr=0.01",
     "run=$(nncli train configs/iris.yaml --quiet)   # the run directory",
     "cat configs/iris.yaml | nncli train -",
-    "nncli train --resume digits                   # continue a stopped run"))
+    "nncli train --resume digits                   # continue a stopped run",
+    "nncli train configs/iris.yaml --folds 5       # 5-fold cross-validation"))
 def train(
     config: Annotated[Optional[str], typer.Argument(
         metavar="CONFIG", help="Experiment YAML file, or - to read it from stdin. Optional with --resume.")] = None,
@@ -117,10 +118,18 @@ def train(
     as_json: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but the result and errors.")] = False,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress output; final table only.")] = False,
+    folds: Annotated[Optional[int], typer.Option(
+        "--folds", metavar="K", min=2,
+        help="k-fold cross-validation: K runs grouped in one directory (stratified for classification); "
+             "reports each fold's scores, their mean and standard deviation.")] = None,
 ):
     """Train an experiment; prints the run directory (or the summary with --json)."""
     if config is None and resume is None:
         raise UsageError("train: give a config file (or - for stdin), or --resume RUN")
+    if folds is not None:
+        if resume is not None:
+            raise UsageError("train: --folds starts new runs; it cannot be combined with --resume")
+        return _train_folds(_load(config, set_), folds, runs_dir, as_json, quiet)
     t0 = time.perf_counter()
     from nncli import runner
 
@@ -165,13 +174,36 @@ def train(
         if table is not None:
             console.print(table)
         if summary.get("diagnosis"):
-            console.print(f"diagnosis: {summary['diagnosis']}")
+            console.print(f"diagnosis: {summary['diagnosis']}", markup=False)
+            v = summary.get("verdict") or {}
+            for line in v.get("findings", []) + v.get("advice", []):
+                console.print(f"  {line}", markup=False)
         if summary.get("reason"):
             console.print(f"stopped: {summary['reason']}")
         note = (summary.get("resumed") or [{}])[-1].get("note") if resume is not None else None
         if note:
             console.print(f"note: {note}")
     typer.echo(json.dumps(summary, indent=2) if as_json else str(run_dir))
+
+
+def _train_folds(cfg, k: int, runs_dir, as_json: bool, quiet: bool) -> None:
+    from nncli import folds, runner
+    from nncli.teachviews import folds_table
+
+    runner.preload()
+    stop = _stop_on_signals(runner.StopFlag())
+    console = _console()
+
+    def on_fold(i, run_dir, summary):
+        _learning_curves_picture(run_dir, console, quiet)
+        if not quiet:
+            console.print(f"[fold {i + 1}/{k}] {summary['status']}: {run_dir}", markup=False)
+
+    group, result = folds.cross_validate(cfg, k, runs_dir=runs_dir, command=" ".join(["nncli"] + sys.argv[1:]),
+                                         stop=stop, on_fold=on_fold)
+    if not quiet:
+        console.print(folds_table(result))
+    typer.echo(json.dumps(result, indent=2) if as_json else str(group))
 
 
 def _learning_curves_picture(run_dir, console, quiet: bool) -> None:

@@ -47,7 +47,7 @@ ACTIVATION_NAMES = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "prelu"
 OUTPUT_NAMES = ("auto", "softmax", "sigmoid", "identity")
 LOSS_NAMES = ("cross_entropy", "binary_cross_entropy", "mse", "mae", "sse", "huber")
 OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw",
-                   "amsgrad", "nadam", "radam", "adabound")
+                   "amsgrad", "nadam", "radam", "adabound", "swats")
 SCHEDULE_NAMES = ("constant", "step", "exponential", "invscaling", "cosine", "plateau")
 INIT_NAMES = ("he_normal", "he_uniform", "xavier_normal", "xavier_uniform", "lecun_normal",
               "lecun_uniform", "normal", "kaiming_normal", "kaiming_uniform", "glorot_normal",
@@ -265,6 +265,15 @@ class RegularizationConfig(_Section):
     l2: float = _float(0.0, "L2 penalty on weights (never biases): loss += l2/2 * sum W^2 (>= 0).", ge=0)
 
 
+class BaselineConfig(_Section):
+    """The level the bias/variance verdict measures training error against (the notes'
+    baseline: human-level performance, a published score); unset: a trivial model's."""
+
+    error: Optional[float] = _float(None, "Reference error: 1 - accuracy for classification, 1 - R2 for "
+                                          "regression, in [0, 1] (null: none).", ge=0, le=1)
+    loss: Optional[float] = _float(None, "Reference value of the training loss (>= 0; null: none).", ge=0)
+
+
 class EarlyStoppingConfig(_Section):
     """Stop when a monitored metric stops improving (on by default; false turns it off)."""
 
@@ -364,6 +373,8 @@ class Config(_Section):
     regularization: RegularizationConfig = Field(default_factory=RegularizationConfig,
                                                  description="Weight penalties.")
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="Training loop.")
+    baseline: BaselineConfig = Field(default_factory=BaselineConfig,
+                                     description="Reference levels for the bias/variance verdict.")
     plots: bool = Field(True, strict=True, description="Write learning_curves.png into the run directory "
                                                        "when training ends (needs matplotlib).")
     sweep: Optional[SweepConfig] = Field(None, description="Search space and strategy for `nncli sweep` "
