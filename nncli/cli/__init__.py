@@ -11,7 +11,8 @@ import json
 import os
 import sys
 
-from nncli.cli import config, runs, see, sweep, teach, train, use  # noqa: F401  (each module registers its commands)
+# each module registers its commands; the order here is the order of `nncli --help`
+from nncli.cli import train, use, runs, sweep, see, teach, config  # noqa: F401, I001
 from nncli.cli.app import _console, app
 from nncli.errors import EXIT_BUG, EXIT_SIGINT, EXIT_USAGE, Interrupted, NncliError
 

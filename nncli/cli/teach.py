@@ -56,9 +56,10 @@ def gradcheck(
     runs_dir: RunsDirOpt = Path("runs"),
     as_json: JsonOpt = False,
 ):
-    """Check backprop against central finite differences, in float64, for every layer of the
-    config's network and end to end (every parameter array and the input). Exit 5 names the
-    layers that fail."""
+    """Check backprop against finite differences, layer by layer; exit 5 names a failing layer.
+
+    In float64, for every layer of the config's network and end to end (every parameter array
+    and the input)."""
     from nncli.teach.gradcheck import gradcheck as check
 
     report = check(_load(config, set_), batch=batch, tol=tol, runs_dir=runs_dir).as_dict()
@@ -90,8 +91,10 @@ def summary(
     runs_dir: RunsDirOpt = Path("runs"),
     as_json: JsonOpt = False,
 ):
-    """Each layer with its output shape, parameters (trainable and frozen) and multiply-adds
-    per sample, and the totals; for a run also where its weights came from."""
+    """Each layer's output shape, parameters and multiply-adds, like Keras's model.summary().
+
+    Parameters are counted trainable and frozen, with the totals; for a run, also where its
+    weights came from."""
     from nncli.teach import summary as summaries
 
     is_config = source == "-" or source.endswith((".yaml", ".yml")) or Path(source).is_file()
@@ -134,9 +137,10 @@ def lr_find(
     runs_dir: RunsDirOpt = Path("runs"),
     as_json: JsonOpt = False,
 ):
-    """The learning-rate range test: from the initial weights, one batch per rate while the
-    rate grows exponentially; stops when the smoothed loss explodes and suggests the rate of
-    steepest descent."""
+    """Find a learning rate: the range test, suggesting the rate of steepest descent.
+
+    From the initial weights, one batch per rate while the rate grows exponentially; stops
+    when the smoothed loss explodes."""
     if min_lr <= 0 or max_lr <= min_lr:
         raise UsageError(f"lr-find: expected 0 < --min-lr < --max-lr, got {min_lr:g} and {max_lr:g}")
     if apply and config == "-" and output is None:
@@ -184,8 +188,9 @@ def learning_curve(
     runs_dir: RunsDirOpt = Path("runs"),
     as_json: JsonOpt = False,
 ):
-    """Train on growing fractions of the training split, record J_train and J_cv, and give the
-    bias/variance verdict against the baseline (baseline.error/loss, or a trivial model)."""
+    """J_train and J_cv on growing fractions of the data, and the bias/variance verdict.
+
+    The verdict is against the baseline (baseline.error/loss, or a trivial model)."""
     try:
         fracs = [float(f) for f in fractions.split(",") if f.strip()]
     except ValueError:
