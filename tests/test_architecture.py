@@ -34,6 +34,7 @@ PLACE = {
     "runs": "store", "atomic": "store", "checkpoint": "store",
     "build": "build", "blas": "blas",
     "runner": "work", "inference": "work", "sweep": "work", "rundata": "work", "predictions": "work",
+    "sklearn": "work", "export": "work",
     "views": "views", "textplot": "views",
     "canvas": "pictures", "figures": "pictures", "plots": "pictures", "report": "pictures",
     "cli": "cli", "__main__": "cli", "__init__": "version",
