@@ -141,13 +141,27 @@ class _NNBase(BaseEstimator):
         ds = self._dataset(self.config_, X, y, w, getattr(self, "classes_", None), prep=self.prep_)
         ds.target = self.target_
         if getattr(self, "trainer_", None) is None:  # from a saved run: a trainer around its weights
-            state = self.net_.state_dict()
+            weights = self.net_.state_dict()
             self._build(self.config_, ds)
-            self.net_.load_state_dict(state)
+            self._resume_state()
+            self.net_.load_state_dict(weights)  # the model's (the best epoch's), not the last epoch's
             ds.target = self.target_
         trainer = self.trainer_
         trainer.stop_reason = None  # early stopping judged the last fit; each call is one epoch more
         return self._run(self.parts_, ds, trainer.epoch + 1)
+
+    def _resume_state(self):
+        """Continue a saved run where it ended: its checkpoint's optimizer state, position and
+        history when it has one, else its history alone (the optimizer starts afresh)."""
+        from nncli import runs
+
+        trainer = self.trainer_
+        try:
+            state, _ = runs.load_checkpoint(self.run_dir_)
+            trainer.load_state_dict(state)
+            trainer.perm = None
+        except (NncliError, KeyError, ValueError, TypeError):
+            trainer.epoch, trainer.history = self.n_iter_, [dict(row) for row in self.history_]
 
     def _outputs(self, X):
         check_is_fitted(self, "net_")

@@ -60,7 +60,7 @@ def from_run(cls, run, runs_dir="runs"):
                          "the estimator takes numbers only (use nncli predict, or the ONNX export)")
     est = cls(**from_config(lr.cfg, cls._classifier))
     est.config_, est.net_, est.prep_, est.target_, est.loss_ = lr.cfg, lr.net, lr.prep, lr.target, lr.loss
-    est.trainer_ = None
+    est.trainer_, est.run_dir_ = None, run_dir
     est.encoder_ = lr.encoder
     est.n_features_in_ = lr.prep.n_features_in
     est.feature_names_in_ = np.array(lr.encoder.columns, dtype=object)
