@@ -52,12 +52,12 @@ def _category(g: Graph, code, x: str, missing_tokens: list[str]) -> list[str]:
     pos.update({t: miss for t in tokens})
     keys = list(pos)
     where = g.op("LabelEncoder", [x], "position", domain="ai.onnx.ml", keys_strings=keys,
-                 values_int64=[int(pos[k]) for k in keys], default_int64=-1)  # (batch, 1); unseen: -1
+                 values_int64s=[int(pos[k]) for k in keys], default_int64=-1)  # (batch, 1); unseen: -1
     hot = g.op("Equal", [where, g.const(np.arange(width, dtype=np.int64), "slots")])  # (batch, width)
     pieces = [g.op("Cast", [hot], "onehot", to=TensorProto.DOUBLE)]
     if code.indicator:
         flag = g.op("LabelEncoder", [x], "is_missing", domain="ai.onnx.ml", keys_strings=tokens or [""],
-                    values_int64=[1] * len(tokens or [""]), default_int64=0)
+                    values_int64s=[1] * len(tokens or [""]), default_int64=0)
         pieces.append(g.op("Cast", [flag], "indicator", to=TensorProto.DOUBLE))
     return pieces
 
