@@ -42,6 +42,8 @@ def to_config(p: dict, seed: int, dtype: str, classifier: bool) -> Config:
         loss["class_weight"] = p["class_weight"]
     raw = {
         "name": "sklearn", "seed": seed, "plots": False, "data": data,
+        "description": f"fitted in memory by {'NNClassifier' if classifier else 'NNRegressor'}; its data "
+                       "never left memory: score it with nncli evaluate RUN --data FILE",
         "model": {"hidden": p["hidden"], "activation": p["activation"], "dropout": p["dropout"],
                   "batch_norm": p["batch_norm"], "output": p["output"], "init": p["init"]},
         "loss": loss,
