@@ -91,7 +91,10 @@ def run_model(run: str, runs_dir="runs"):
     run_dir, lr = load_run(run, runs_dir)
     g = Graph(lr.net.dtype)
     encoded, inputs = encoded_inputs(g, lr.encoder, list(lr.cfg.data.missing_values))
-    out = export_layers(g, lr.net, preprocessed(g, lr.prep, encoded))
+    x = preprocessed(g, lr.prep, encoded)
+    if len(lr.net.input_shape) > 1:  # image samples: the features are each image's pixels, channel-major
+        x = g.op("Reshape", [x, g.const(np.array([-1, *lr.net.input_shape], np.int64), "shape")], "images")
+    out = export_layers(g, lr.net, x)
     about = {"run": run_dir.name, "name": lr.cfg.name, "task": lr.meta["task"], "inputs": inputs,
              **_head(g, lr, out), "opset": OPSET, "nncli_version": __version__}
     metadata = {"nncli_version": __version__, "run": run_dir.name, "run_name": lr.cfg.name,
