@@ -225,3 +225,11 @@ def test_export_errors_are_one_line(tmp_path, nncli):
     assert r.code == 4 and "no run" in r.err
     r = nncli("export", tmp_path / "nowhere", "-o", tmp_path / "m.onnx", "--format", "pmml")
     assert r.code == 2 and "--format: expected one of onnx" in r.err
+
+
+def test_without_the_onnx_package_export_says_what_to_install(tmp_path, nncli, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnx", None)  # as if not installed: importing it raises ImportError
+    r = nncli("export", tmp_path / "nowhere", "-o", tmp_path / "m.onnx")
+    assert r.code == 2 and "pip install 'nncli[onnx]'" in r.err and not (tmp_path / "m.onnx").exists()
