@@ -63,7 +63,7 @@ def test_every_shipped_config_exports_to_what_predict_gives(config, tmp_path, nn
 
     run = _train(nncli, config, tmp_path, "training.epochs=3")
     out, about = _export(nncli, run, tmp_path)
-    cfg, d = load_config(str(run / "config.yaml")), None
+    cfg = load_config(str(run / "config.yaml"))
     d = cfg.data
     X, _, names, _ = read_raw(dataset=d.dataset, path=d.path, label=d.label, params=dict(d.params), seed=cfg.seed)
     rows = runs.load_model_arrays(run)["split.test"]
