@@ -30,11 +30,12 @@ LAYERS = {
 }
 # a module (file stem or folder) -> its layer
 PLACE = {
-    "errors": "errors", "nn": "nn", "config": "config", "data": "data",
-    "runs": "store", "atomic": "store", "checkpoint": "store",
+    "errors": "errors", "paths": "errors", "memory": "errors", "nn": "nn", "config": "config", "data": "data",
+    "runs": "store", "atomic": "store", "checkpoint": "store", "runlock": "store",
+    "summary": "store",
     "build": "build", "blas": "blas",
     "runner": "work", "inference": "work", "sweep": "work", "rundata": "work", "predictions": "work",
-    "sklearn": "work", "export": "work",
+    "rundir": "work", "sklearn": "work", "export": "work",
     "views": "views", "textplot": "views",
     "canvas": "pictures", "figures": "pictures", "plots": "pictures", "report": "pictures",
     "cli": "cli", "__main__": "cli", "__init__": "version",

@@ -149,6 +149,20 @@ def test_a_saved_estimator_is_a_run_that_predict_and_evaluate_read(tmp_path, nnc
         est.save(run)
 
 
+def test_an_estimator_fitted_on_arrays_round_trips_without_names_and_exports(tmp_path, nncli):
+    ort = pytest.importorskip("onnxruntime")
+    X, y = _iris()
+    est = NNClassifier(hidden=[8], epochs=20, random_state=0).fit(X, y)  # float64 X: a float64 network
+    run = est.save(tmp_path / "run")
+    back = NNClassifier.from_run(run)
+    assert not hasattr(back, "feature_names_in_") and back.n_features_in_ == 4
+    out = tmp_path / "m.onnx"
+    assert nncli("export", run, "-o", out).code == 0
+    label, proba = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"X": X})
+    np.testing.assert_allclose(proba, est.predict_proba(X), atol=1e-12)
+    np.testing.assert_array_equal(label, est.predict(X))
+
+
 def test_from_run_of_a_trained_config_predicts_as_nncli_does(tmp_path, nncli):
     pd = pytest.importorskip("pandas")
     r = nncli("train", CONFIGS / "diabetes.yaml", "--runs-dir", tmp_path / "runs", "--quiet",

@@ -116,7 +116,11 @@ def _report(e: NncliError, as_json: bool = False) -> None:
                          "dir": None if e.run_dir is None else str(e.run_dir)})
     elif e.run_dir is not None:
         print(e.run_dir, flush=True)
-    lines = str(e).splitlines() or [type(e).__name__]
+    from nncli.paths import shown
+
+    # a control character from a file name or a value is shown escaped, never sent to the terminal
+    text = str(e) or type(e).__name__
+    lines = [shown(line, limit=1 << 20) for line in text.strip("\n").split("\n")]
     label = "" if isinstance(e, Interrupted) else "error: "
     if os.environ.get("NO_COLOR") or not sys.stderr.isatty():
         print(f"{label}{lines[0]}", file=sys.stderr)

@@ -60,8 +60,11 @@ def predict(
 ):
     """Predict classes with probabilities, or values, for every row of a file."""
     from nncli import inference, predictions, runs
+    from nncli.paths import check_path
     from nncli.runner import StopFlag
 
+    if output is not None:
+        check_path(output, "--output")
     fmt = predictions.output_format(output, as_json)
     if output is not None and output.exists() and not force:
         raise UsageError(f"--output {output}: the file exists; pass --force to overwrite it")

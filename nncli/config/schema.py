@@ -15,6 +15,7 @@ from nncli.config.aliases import ACTIVATION_ALIASES, LOSS_ALIASES
 from nncli.config.fields import (  # noqa: F401  (ByName, _UNION_TAGS, _show: part of the schema's API)
     _UNION_TAGS,
     ByName,
+    FilePath,
     Name,
     Rate,
     Scalar,
@@ -74,7 +75,7 @@ class DataConfig(_Section):
 
     dataset: Optional[_choice(DATASET_NAMES)] = Field(
         "digits", description="Built-in dataset or generator (null when `path` is used).")
-    path: Optional[str] = Field(
+    path: Optional[FilePath] = Field(
         None, strict=True, description="A .csv (.csv.gz, .tsv), .parquet or .npz file used instead of "
                                        "`dataset`; relative to the config file's folder.")
     label: Optional[str] = Field(
@@ -199,7 +200,7 @@ class ModelConfig(_Section):
     bias: bool = Field(True, strict=True, description="Give dense layers a bias vector.")
     output: _choice(OUTPUT_NAMES, ACTIVATION_ALIASES) = Field(
         "auto", description="Output activation; auto: follows from the task and loss.")
-    init_from: Optional[str] = Field(
+    init_from: Optional[FilePath] = Field(
         None, strict=True, description="A run directory whose weights start this model.")
     freeze: int = _int(0, "Freeze the first N dense layers (0..len(hidden)+1).", ge=0)
 
@@ -322,7 +323,8 @@ class Config(_Section):
     """An nncli experiment."""
 
     name: Name = Field("run", description="Run name, part of the run directory under runs/.")
-    seed: int = _int(0, "One seed drives splitting, init, dropout and shuffling (>= 0).", ge=0)
+    seed: int = _int(0, "One seed drives splitting, init, dropout and shuffling (0 .. 2**32 - 1, "
+                        "the range scikit-learn's generators take).", ge=0, le=2**32 - 1)
     description: str = Field("", strict=True, description="Free text about the experiment.")
     data: DataConfig = Field(default_factory=DataConfig, description="Data.")
     model: ModelConfig = Field(default_factory=ModelConfig, description="Model.")

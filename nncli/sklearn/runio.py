@@ -38,7 +38,7 @@ def save(est, run_dir) -> Path:
                  feature_names=list(est.encoder_.columns), preprocessor=est.prep_, source="in memory",
                  encoder=est.encoder_, target=est.target_)
     runs.atomic_write_text(run_dir / runs.CONFIG_FILE, dump_config(cfg))
-    runs.save_model(run_dir, model_arrays(parts, ds))
+    runs.save_model(run_dir, model_arrays(parts, ds, cfg))
     runs.write_metrics_csv(run_dir / runs.METRICS_FILE, est.history_)
     runs.write_summary(run_dir, {
         "name": cfg.name, "dir": str(run_dir), "status": "finished", "reason": None,
@@ -63,7 +63,9 @@ def from_run(cls, run, runs_dir="runs"):
     est.trainer_, est.run_dir_ = None, run_dir
     est.encoder_ = lr.encoder
     est.n_features_in_ = lr.prep.n_features_in
-    est.feature_names_in_ = np.array(lr.encoder.columns, dtype=object)
+    columns = list(lr.encoder.columns)
+    if columns != [f"x{k}" for k in range(len(columns))]:  # named columns (a file, a DataFrame, a dataset's)
+        est.feature_names_in_ = np.array(columns, dtype=object)
     est.head_ = {"n_out": lr.meta["n_out"], "output": lr.meta["output"], "loss": lr.meta["loss"]}
     if cls._classifier:
         est.classes_ = np.asarray(lr.classes)
