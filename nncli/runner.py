@@ -16,6 +16,12 @@ The writing process holds the run's lock (``runlock.py``) from before its first 
 exit, and records every status in the lock's record before summary.json: the record needs no
 new disk blocks, so the status stays true on a full disk. A run whose process died without
 recording an end shows as ``dead`` in ``nncli runs`` (``runs.effective_status``).
+
+Resume continues a run in its own directory from its checkpoint. Only the keys in
+``RESUME_MAY_CHANGE`` (config/resume.py) may differ from the run's saved config (they decide how long or how often,
+never what is trained); raising ``training.epochs`` continues a finished run, bit-identical to a
+run that had the larger count from the start unless its schedule depends on the epoch count
+(cosine). Resuming a finished run without a change is refused: there is nothing to do.
 """
 
 from __future__ import annotations
@@ -29,10 +35,11 @@ import numpy as np
 
 from nncli import __version__, blas, rundir, runs
 from nncli.build import Parts, build, check, load_data, targets
-from nncli.config import Config, config_to_dict
+from nncli.config import Config, dump_config
 from nncli.config.resources import check_resources
+from nncli.config.resume import RESUME_MAY_CHANGE, check_may_change, resume_changes  # noqa: F401  (RESUME_MAY_CHANGE: re-exported)
 from nncli.data import Dataset, import_reader
-from nncli.errors import ConfigError, DivergedError, Interrupted, NncliError, RunError
+from nncli.errors import DivergedError, Interrupted, NncliError, RunError
 from nncli.nn import Callback, Diverged
 from nncli.runlock import RunLock
 
@@ -167,13 +174,15 @@ class Job:
     cfg: Config
     ds: Dataset
     parts: Parts
-    run_dir: Path | None  # set for a resume; for a new run, by open_run once claimed
+    run_dir: Path | None  # set for a resume, or the directory a caller claimed (``into``)
     command: str
     timings: dict
     t0: float
     lock: RunLock | None = None  # held from the first write (a resume: from the start) to the end
     restored_from: str | None = None  # the checkpoint a resume continues from (None: epoch 0)
     segments: list = field(default_factory=list)  # earlier training segments of a resumed run
+    resumed: bool = False
+    changed: dict = field(default_factory=dict)  # key -> [saved, new] for a resume that changes keys
 
 
 @dataclass
@@ -189,19 +198,24 @@ class Outcome:
 
 
 def prepare(cfg: Config | None, *, runs_dir, resume: str | None, callbacks, command: str,
-            timings: dict, stop: StopFlag | None = None, say=None) -> Job:
+            timings: dict, stop: StopFlag | None = None, say=None, overrides=(), into: Path | None = None,
+            loader=load_data) -> Job:
     t0 = time.perf_counter()
     lock = run_dir = used = None
+    changed = {}
+    if cfg is not None and cfg.sweep is not None:  # a search over the config is `nncli sweep`'s business
+        cfg = cfg.model_copy(update={"sweep": None})
     if resume is not None:
         run_dir, lock = rundir.take(resume, runs_dir)
+    elif into is not None:
+        run_dir = Path(into)
+        if (run_dir / runs.CHECKPOINT_FILE).exists():
+            raise RunError(f"{run_dir}: holds a checkpoint already; resume it instead of training into it")
     try:
-        if run_dir is not None:
+        if resume is not None:
             saved = rundir.run_config(run_dir)
-            if cfg is not None and config_to_dict(cfg) != config_to_dict(saved):
-                raise ConfigError(f"--resume {run_dir}: the given config differs from the run's saved config "
-                                  f"in {', '.join(_differences(config_to_dict(saved), config_to_dict(cfg)))}; "
-                                  "resume with the run alone (nncli train --resume RUN)")
-            cfg = saved
+            cfg = cfg if cfg is not None else (_with_overrides(run_dir, overrides) if overrides else saved)
+            check_may_change(run_dir, saved, cfg)
         else:
             check(cfg, runs_dir)  # a typo in data.params, a missing file or run: exit 2, nothing written
         check_resources(cfg)  # a model or data that cannot fit is refused before any allocation
@@ -209,27 +223,33 @@ def prepare(cfg: Config | None, *, runs_dir, resume: str | None, callbacks, comm
         import_reader(cfg.data.path)  # pyarrow, for a file: counted with the other imports
         timings["imports"] = timings.get("imports", 0.0) + time.perf_counter() - t_import
         t_data = time.perf_counter()
-        ds = load_data(cfg, stop=(lambda: stop.signame) if stop is not None else None)
+        ds = (loader(cfg) if loader is not load_data
+              else load_data(cfg, stop=(lambda: stop.signame) if stop is not None else None))
         timings["data"] = time.perf_counter() - t_data
-        for line in ds.notes if say is not None else ():
+        for line in ds.notes if say is not None and resume is None else ():  # a resume said it before
             say(line)
         parts = build(cfg, ds, callbacks, runs_dir)
-        if run_dir is not None:
-            used = rundir.restore(parts, ds, cfg, run_dir)
+        if resume is not None:
+            used = rundir.restore(parts, ds, saved, run_dir)
+            t = parts.trainer
+            changed = resume_changes(run_dir, saved, cfg, {"epoch": t.epoch, "batch": t.batch,
+                                                           "stop_reason": t.stop_reason},
+                                     _previous_summary(run_dir).get("status"))
     except BaseException:
         if lock is not None:
             lock.release()
         raise
-    return Job(cfg, ds, parts, run_dir, command, timings, t0, lock, used)
+    return Job(cfg, ds, parts, run_dir, command, timings, t0, lock, used,
+               resumed=resume is not None, changed=changed)
 
 
 def open_run(job: Job, runs_dir) -> tuple[Path, dict]:
     """Claim the run directory (or reuse the resumed one) and record ``status: running``."""
     cfg, ds, parts = job.cfg, job.ds, job.parts
     now = time.strftime("%Y-%m-%dT%H:%M:%S")
-    resumed = job.run_dir is not None
+    resumed = job.resumed
     if not resumed:
-        job.run_dir, job.lock = rundir.claim(cfg, runs_dir)
+        job.run_dir, job.lock = rundir.claim(cfg, runs_dir, into=job.run_dir)
     run_dir = job.run_dir
     summary = {
         "name": cfg.name, "dir": str(run_dir), "status": "running", "reason": None,
@@ -245,10 +265,18 @@ def open_run(job: Job, runs_dir) -> tuple[Path, dict]:
         previous = _previous_summary(run_dir)
         job.segments = rundir.segments(previous, job.lock.previous)
         summary = {**summary, **previous}
-        summary["resumed"] = [*summary.get("resumed", []), {
-            "at": now, "epoch": parts.trainer.epoch, "batch": parts.trainer.batch, "command": job.command,
-            "from": job.restored_from or f"{runs.CONFIG_FILE} (no checkpoint: started again from epoch 0)",
-            "versions": versions()}]
+        entry = {"at": now, "epoch": parts.trainer.epoch, "batch": parts.trainer.batch, "command": job.command,
+                 "from": job.restored_from or f"{runs.CONFIG_FILE} (no checkpoint: started again from epoch 0)",
+                 "versions": versions()}
+        if job.changed:
+            entry["changed"] = job.changed
+            if "training.epochs" in job.changed and getattr(parts.trainer.schedule, "uses_epochs", False):
+                entry["note"] = (f"the {cfg.optimizer.schedule.name} schedule depends on training.epochs: the "
+                                 "epochs still to run follow the new count, so the run differs from one "
+                                 "trained for that many epochs from the start")
+            runs.atomic_write_text(run_dir / runs.CONFIG_FILE, dump_config(cfg))
+            summary.update(hyper(cfg))
+        summary["resumed"] = [*summary.get("resumed", []), entry]
         summary.update(status="running", reason=None, resumable=False)
     summary["process"] = {"host": job.lock.record["host"], "pid": job.lock.record["pid"]}
     job.lock.set_status("running", segment_start=time.time(), segment_seconds=None, segment_saved=False)
@@ -317,18 +345,22 @@ def conclude(job: Job, run_dir: Path, summary: dict, outcome: Outcome) -> dict:
 
 def train(cfg: Config | None, *, runs_dir: str | Path = "runs", resume: str | None = None,
           callbacks=(), stop: StopFlag | None = None, command: str = "",
-          timings: dict | None = None, on_start=None, say=None) -> tuple[Path, dict]:
+          timings: dict | None = None, on_start=None, say=None, overrides=(), into: Path | None = None,
+          loader=load_data) -> tuple[Path, dict]:
     """Train ``cfg`` into a new run directory (or continue ``resume``); returns (dir, summary).
 
     ``on_start(run_dir, summary)`` is called once the directory is claimed, before the first
     batch (the summary holds what was transferred and, for a resume, where it picks up).
+    ``overrides`` change a resumed run's saved config (keys of RESUME_MAY_CHANGE only);
+    ``into`` is a directory the caller claimed to train into instead of a new one (a sweep's
+    trial); ``loader`` turns a config into its Dataset (a sweep's worker caches them).
     Raises DivergedError, Interrupted or RunError after marking the run's status, with the
     error's ``run_dir`` and ``summary`` set; ConfigError and DataError are raised before any
     directory is created.
     """
     stop = stop or StopFlag()
     job = prepare(cfg, runs_dir=runs_dir, resume=resume, callbacks=callbacks, command=command,
-                  timings=dict(timings or {}), stop=stop, say=say)
+                  timings=dict(timings or {}), stop=stop, say=say, overrides=overrides, into=into, loader=loader)
     try:
         if stop.signame:
             raise Interrupted(stop.signame)
@@ -360,14 +392,11 @@ def _write_failure(e: RunError) -> str:
     return "disk_full" if "No space" in str(e) else f"error: {e}"
 
 
-def _differences(a: dict, b: dict, prefix: str = "") -> list[str]:
-    keys = []
-    for k in sorted(set(a) | set(b)):
-        if isinstance(a.get(k), dict) and isinstance(b.get(k), dict):
-            keys += _differences(a[k], b[k], f"{prefix}{k}.")
-        elif a.get(k) != b.get(k):
-            keys.append(prefix + k)
-    return keys
+def _with_overrides(run_dir: Path, overrides) -> Config:
+    """The run's saved config with ``--set`` overrides applied (a resume that trains longer)."""
+    from nncli.config import load_config
+
+    return load_config(run_dir / runs.CONFIG_FILE, overrides)
 
 
 def _mark(job: Job, run_dir, summary, status, reason, exit_code, **extra):

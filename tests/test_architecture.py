@@ -34,7 +34,7 @@ PLACE = {
     "runs": "store", "atomic": "store", "checkpoint": "store", "runlock": "store",
     "summary": "store",
     "build": "build", "blas": "blas",
-    "runner": "work", "inference": "work", "sweep": "work", "rundata": "work", "predictions": "work",
+    "runner": "work", "inference": "work", "sweep": "work", "rundata": "work", "predictions": "work", "listing": "work",
     "rundir": "work", "sklearn": "work", "export": "work",
     "views": "views", "textplot": "views",
     "canvas": "pictures", "figures": "pictures", "plots": "pictures", "report": "pictures",

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from nncli.cli import config, export, see, train, use  # noqa: F401  (each module registers its commands)
+from nncli.cli import config, export, runs, see, sweep, train, use  # noqa: F401  (each module registers its commands)
 from nncli.cli.app import _console, app
 from nncli.errors import EXIT_BUG, EXIT_SIGINT, EXIT_USAGE, Interrupted, NncliError
 
