@@ -67,6 +67,13 @@ class FormatError(RunError):
     reason = "format"
 
 
+class ExportError(NncliError):
+    """A run cannot be written in the asked format (a layer or column kind it cannot express)."""
+
+    exit_code = EXIT_USAGE
+    reason = "export"
+
+
 class DivergedError(NncliError):
     """Training produced a non-finite loss or weight."""
 

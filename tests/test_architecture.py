@@ -35,7 +35,7 @@ PLACE = {
     "summary": "store",
     "build": "build", "blas": "blas",
     "runner": "work", "inference": "work", "sweep": "work", "rundata": "work", "predictions": "work", "listing": "work",
-    "rundir": "work", "verdict": "work", "folds": "work", "teach": "work",
+    "rundir": "work", "verdict": "work", "folds": "work", "teach": "work", "sklearn": "work", "export": "work",
     "views": "views", "textplot": "views", "teachviews": "views",
     "canvas": "pictures", "figures": "pictures", "plots": "pictures", "report": "pictures",
     "teachplots": "pictures",

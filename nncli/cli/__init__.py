@@ -12,7 +12,7 @@ import os
 import sys
 
 # each module registers its commands; the order here is the order of `nncli --help`
-from nncli.cli import train, use, runs, sweep, see, teach, config  # noqa: F401, I001
+from nncli.cli import train, use, export, runs, sweep, see, teach, config  # noqa: F401, I001
 from nncli.cli.app import _console, app
 from nncli.errors import EXIT_BUG, EXIT_SIGINT, EXIT_USAGE, Interrupted, NncliError
 
