@@ -328,12 +328,13 @@ def data_options(cfg: Config) -> DataOptions:
                        delimiter=d.delimiter)
 
 
-def load_data(cfg: Config, stop=None) -> Dataset:
-    """The config's data, split and encoded; ``stop()`` is asked while it loads (Ctrl-C)."""
+def load_data(cfg: Config, stop=None, folds: tuple[int, int] | None = None) -> Dataset:
+    """The config's data, split and encoded; ``stop()`` is asked while it loads (Ctrl-C);
+    ``folds=(k, i)``: fold i of k is the validation split."""
     d = cfg.data
     return load_dataset(dataset=d.dataset, path=d.path, label=d.label, params=dict(d.params),
                         task=d.task, validation=d.validation, test=d.test, scaling=d.scaling,
                         polynomial=d.polynomial, subset=d.subset, seed=cfg.seed,
                         dtype=cfg.training.dtype, options=data_options(cfg),
-                        target_scaling=target_scaling(cfg), stop=stop)
+                        target_scaling=target_scaling(cfg), stop=stop, folds=folds)
 

@@ -171,11 +171,11 @@ def _unseen(bound) -> dict:
 def _test_rows(lr: Loaded, run_dir: Path, cancel):
     """(table, label, rows, source text) of the run's own test split."""
     d, recorded = lr.cfg.data, lr.meta.get("data") or {}
+    if d.path is not None and not Path(d.path).exists():
+        raise DataError(f"{d.path}: no such file; run {run_dir.name} was trained on it (score another "
+                        "file with --data FILE)")
     if d.path is not None and recorded.get("sha256"):
-        now = fingerprint(d.path) if Path(d.path).exists() else None
-        if now is None:
-            raise DataError(f"{d.path}: no such file; run {run_dir.name} was trained on it (score another "
-                            "file with --data FILE)")
+        now = fingerprint(d.path)
         if (now["size"], now["sha256"]) != (recorded["size"], recorded["sha256"]):
             raise DataError(f"{d.path}: the file changed since run {run_dir.name} was trained on it "
                             f"({recorded['size']} -> {now['size']} bytes, sha256 {recorded['sha256'][:12]} -> "

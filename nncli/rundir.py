@@ -26,20 +26,22 @@ from nncli.inference import check_saved_config
 from nncli.runlock import LOCK_FILE, RunLock
 
 
-def claim(cfg: Config, runs_dir) -> tuple[Path, RunLock]:
-    """A new run directory, locked, with its config.yaml. On a disk too full for these, no
-    directory is left behind (an empty one would be a run with no status at all)."""
-    run_dir = runs.claim_run_dir(runs_dir, cfg.name)
+def claim(cfg: Config, runs_dir, into: Path | None = None) -> tuple[Path, RunLock]:
+    """A new run directory (or ``into``, an empty one a sweep made for a trial), locked, with
+    its config.yaml. On a disk too full for these, no directory of ours is left behind (an
+    empty one would be a run with no status at all)."""
+    run_dir = Path(into) if into is not None else runs.claim_run_dir(runs_dir, cfg.name)
+    forget = _remove if into is None else (lambda d: (d / LOCK_FILE).unlink(missing_ok=True))
     try:
         lock = RunLock.acquire(run_dir)
     except RunError:
-        _remove(run_dir)
+        forget(run_dir)
         raise
     try:
         runs.atomic_write_text(run_dir / runs.CONFIG_FILE, dump_config(cfg))
     except RunError:
         lock.discard()
-        _remove(run_dir)
+        forget(run_dir)
         raise
     return run_dir, lock
 

@@ -16,6 +16,12 @@ The writing process holds the run's lock (``runlock.py``) from before its first 
 exit, and records every status in the lock's record before summary.json: the record needs no
 new disk blocks, so the status stays true on a full disk. A run whose process died without
 recording an end shows as ``dead`` in ``nncli runs`` (``runs.effective_status``).
+
+Resume continues a run in its own directory from its checkpoint. Only the keys in
+``RESUME_MAY_CHANGE`` (config/resume.py) may differ from the run's saved config (they decide how long or how often,
+never what is trained); raising ``training.epochs`` continues a finished run, bit-identical to a
+run that had the larger count from the start unless its schedule depends on the epoch count
+(cosine). Resuming a finished run without a change is refused: there is nothing to do.
 """
 
 from __future__ import annotations
@@ -27,13 +33,15 @@ from pathlib import Path
 
 import numpy as np
 
-from nncli import __version__, blas, rundir, runs
+from nncli import __version__, blas, rundir, runs, verdict
 from nncli.build import Parts, build, check, load_data, targets
-from nncli.config import Config, config_to_dict
+from nncli.config import Config, dump_config
 from nncli.config.resources import check_resources
+from nncli.config.resume import RESUME_MAY_CHANGE, check_may_change, resume_changes  # noqa: F401  (RESUME_MAY_CHANGE: re-exported)
 from nncli.data import Dataset, import_reader
-from nncli.errors import ConfigError, DivergedError, Interrupted, NncliError, RunError
-from nncli.nn import Callback, Diverged
+from nncli.errors import DivergedError, Interrupted, NncliError, RunError
+from nncli.recorder import RunRecorder
+from nncli.nn import Diverged
 from nncli.runlock import RunLock
 
 DIVERGED_HINT = "lower optimizer.lr, set optimizer.clip_norm, or scale the features (data.scaling: standard)"
@@ -51,48 +59,6 @@ def preload() -> None:
     scikit-learn and scipy are not among them: the dataset cache, the splits and the
     preprocessing need neither, and the features that do import them when used."""
     import nncli.build  # noqa: F401
-
-
-# ---------------------------------------------------------------- the run's files as it trains
-class RunRecorder(Callback):
-    """Keeps the run's files current: metrics.csv and the checkpoint after every epoch (and
-    every N batches), written off the training thread so the loop never waits on the disk.
-    Each write costs the same at epoch 10 and at epoch 10,000: metrics.csv grows by appending
-    and the checkpoint counts its rows instead of holding the history (``checkpoint.py``)."""
-
-    def __init__(self, run_dir: Path, writer: runs.BackgroundWriter, every_batches: int, stop: StopFlag,
-                 saved: dict | None = None, lock: RunLock | None = None):
-        self.run_dir, self.writer, self.every, self.stop = run_dir, writer, every_batches, stop
-        self.saved, self.lock = saved, lock
-        self.metrics = None
-
-    def on_train_begin(self, trainer):
-        # a resumed run starts from its history, which its metrics.csv may lack (a full disk)
-        # or exceed (rows appended after the checkpoint): the first flush rewrites the file
-        self.metrics = runs.MetricsLog(self.run_dir / runs.METRICS_FILE, trainer.history)
-        if trainer.history:
-            self.writer.submit("metrics", self.metrics.flush)
-
-    def _save(self, state, columns):
-        self.metrics.flush()  # the rows this checkpoint counts reach the file first
-        runs.save_checkpoint(self.run_dir, state, self.saved, columns)
-
-    def checkpoint(self, trainer):
-        self.writer.submit("checkpoint", self._save, trainer.state_dict(history=False), self.metrics.columns())
-
-    def on_batch_end(self, trainer, epoch, batch):
-        if self.stop.signame:
-            trainer.stop_training = True
-        elif self.every and (batch + 1) % self.every == 0:
-            self.checkpoint(trainer)
-
-    def on_epoch_end(self, trainer, epoch, logs):
-        self.metrics.add(logs)
-        self.checkpoint(trainer)
-        if self.lock is not None:
-            self.writer.submit("heartbeat", self.lock.beat, epoch + 1)
-        if self.stop.signame:
-            trainer.stop_training = True
 
 
 def versions() -> dict:
@@ -115,31 +81,6 @@ def hyper(cfg: Config) -> dict:
     return {"hidden": list(cfg.model.hidden), "activation": cfg.model.activation,
             "optimizer": cfg.optimizer.name, "lr": cfg.optimizer.lr,
             "batch_size": cfg.training.batch_size, "epochs": cfg.training.epochs}
-
-
-def diagnose(task: str, final: dict) -> str | None:
-    """A bias/variance verdict from training and validation error (the notes' rule of thumb)."""
-    if "train" not in final or "validation" not in final:
-        return None
-    if task == "classification":
-        train_err = 1 - final["train"]["accuracy"]
-        gap = (1 - final["validation"]["accuracy"]) - train_err
-        high_bias, high_var = train_err > 0.05, gap > 0.05
-        what = f"training error {train_err:.3f}, validation gap {gap:+.3f}"
-    else:
-        train_err = 1 - final["train"]["r2"]
-        gap = (1 - final["validation"]["r2"]) - train_err
-        high_bias, high_var = train_err > 0.1, gap > 0.1
-        what = f"training 1-R2 {train_err:.3f}, validation gap {gap:+.3f}"
-    if high_bias and high_var:
-        verdict = "high bias and high variance"
-    elif high_bias:
-        verdict = "high bias (underfitting): try a larger model, more epochs or less regularization"
-    elif high_var:
-        verdict = "high variance (overfitting): try more data, dropout, L2 or early stopping"
-    else:
-        verdict = "good fit"
-    return f"{verdict} ({what})"
 
 
 def final_metrics(parts: Parts, ds: Dataset) -> dict:
@@ -179,13 +120,16 @@ class Job:
     cfg: Config
     ds: Dataset
     parts: Parts
-    run_dir: Path | None  # set for a resume; for a new run, by open_run once claimed
+    run_dir: Path | None  # set for a resume, or the directory a caller claimed (``into``)
     command: str
     timings: dict
     t0: float
     lock: RunLock | None = None  # held from the first write (a resume: from the start) to the end
     restored_from: str | None = None  # the checkpoint a resume continues from (None: epoch 0)
     segments: list = field(default_factory=list)  # earlier training segments of a resumed run
+    resumed: bool = False
+    changed: dict = field(default_factory=dict)  # key -> [saved, new] for a resume that changes keys
+    fold: tuple[int, int] | None = None  # (k, i): fold i of k-fold cross-validation
 
 
 @dataclass
@@ -201,19 +145,27 @@ class Outcome:
 
 
 def prepare(cfg: Config | None, *, runs_dir, resume: str | None, callbacks, command: str,
-            timings: dict, stop: StopFlag | None = None, say=None, started: float | None = None) -> Job:
+            timings: dict, stop: StopFlag | None = None, say=None, overrides=(), into: Path | None = None,
+            loader=load_data, fold: tuple[int, int] | None = None, started: float | None = None) -> Job:
     t0 = time.perf_counter() if started is None else started
     lock = run_dir = used = None
+    changed = {}
+    if cfg is not None and cfg.sweep is not None:  # a search over the config is `nncli sweep`'s business
+        cfg = cfg.model_copy(update={"sweep": None})
     if resume is not None:
         run_dir, lock = rundir.take(resume, runs_dir)
+    elif into is not None:
+        run_dir = Path(into)
+        if (run_dir / runs.CHECKPOINT_FILE).exists():
+            raise RunError(f"{run_dir}: holds a checkpoint already; resume it instead of training into it")
     try:
-        if run_dir is not None:
+        if resume is not None:
             saved = rundir.run_config(run_dir)
-            if cfg is not None and config_to_dict(cfg) != config_to_dict(saved):
-                raise ConfigError(f"--resume {run_dir}: the given config differs from the run's saved config "
-                                  f"in {', '.join(_differences(config_to_dict(saved), config_to_dict(cfg)))}; "
-                                  "resume with the run alone (nncli train --resume RUN)")
-            cfg = saved
+            cfg = cfg if cfg is not None else (_with_overrides(run_dir, overrides) if overrides else saved)
+            check_may_change(run_dir, saved, cfg)
+            saved_fold = _previous_summary(run_dir).get("fold")  # a fold of k-fold keeps its split
+            if isinstance(saved_fold, dict):
+                fold = (int(saved_fold["k"]), int(saved_fold["index"]) - 1)
         else:
             check(cfg, runs_dir)  # a typo in data.params, a missing file or run: exit 2, nothing written
         check_resources(cfg)  # a model or data that cannot fit is refused before any allocation
@@ -221,27 +173,33 @@ def prepare(cfg: Config | None, *, runs_dir, resume: str | None, callbacks, comm
         import_reader(cfg.data.path)  # pyarrow, for a file: counted with the other imports
         timings["imports"] = timings.get("imports", 0.0) + time.perf_counter() - t_import
         t_data = time.perf_counter()
-        ds = load_data(cfg, stop=(lambda: stop.signame) if stop is not None else None)
+        ds = (loader(cfg) if loader is not load_data
+              else load_data(cfg, stop=(lambda: stop.signame) if stop is not None else None, folds=fold))
         timings["data"] = time.perf_counter() - t_data
-        for line in ds.notes if say is not None else ():
+        for line in ds.notes if say is not None and resume is None else ():  # a resume said it before
             say(line)
         parts = build(cfg, ds, callbacks, runs_dir)
-        if run_dir is not None:
-            used = rundir.restore(parts, ds, cfg, run_dir)
+        if resume is not None:
+            used = rundir.restore(parts, ds, saved, run_dir)
+            t = parts.trainer
+            changed = resume_changes(run_dir, saved, cfg, {"epoch": t.epoch, "batch": t.batch,
+                                                           "stop_reason": t.stop_reason},
+                                     _previous_summary(run_dir).get("status"))
     except BaseException:
         if lock is not None:
             lock.release()
         raise
-    return Job(cfg, ds, parts, run_dir, command, timings, t0, lock, used)
+    return Job(cfg, ds, parts, run_dir, command, timings, t0, lock, used,
+               resumed=resume is not None, changed=changed, fold=fold)
 
 
 def open_run(job: Job, runs_dir) -> tuple[Path, dict]:
     """Claim the run directory (or reuse the resumed one) and record ``status: running``."""
     cfg, ds, parts = job.cfg, job.ds, job.parts
     now = time.strftime("%Y-%m-%dT%H:%M:%S")
-    resumed = job.run_dir is not None
+    resumed = job.resumed
     if not resumed:
-        job.run_dir, job.lock = rundir.claim(cfg, runs_dir)
+        job.run_dir, job.lock = rundir.claim(cfg, runs_dir, into=job.run_dir)
     run_dir = job.run_dir
     summary = {
         "name": cfg.name, "dir": str(run_dir), "status": "running", "reason": None,
@@ -253,14 +211,24 @@ def open_run(job: Job, runs_dir) -> tuple[Path, dict]:
     }
     if parts.transfer:
         summary["transfer"] = parts.transfer
+    if job.fold is not None:
+        summary["fold"] = {"k": job.fold[0], "index": job.fold[1] + 1}
     if resumed:  # the run keeps its history; each resume is recorded
         previous = _previous_summary(run_dir)
         job.segments = rundir.segments(previous, job.lock.previous)
         summary = {**summary, **previous}
-        summary["resumed"] = [*summary.get("resumed", []), {
-            "at": now, "epoch": parts.trainer.epoch, "batch": parts.trainer.batch, "command": job.command,
-            "from": job.restored_from or f"{runs.CONFIG_FILE} (no checkpoint: started again from epoch 0)",
-            "versions": versions()}]
+        entry = {"at": now, "epoch": parts.trainer.epoch, "batch": parts.trainer.batch, "command": job.command,
+                 "from": job.restored_from or f"{runs.CONFIG_FILE} (no checkpoint: started again from epoch 0)",
+                 "versions": versions()}
+        if job.changed:
+            entry["changed"] = job.changed
+            if "training.epochs" in job.changed and getattr(parts.trainer.schedule, "uses_epochs", False):
+                entry["note"] = (f"the {cfg.optimizer.schedule.name} schedule depends on training.epochs: the "
+                                 "epochs still to run follow the new count, so the run differs from one "
+                                 "trained for that many epochs from the start")
+            runs.atomic_write_text(run_dir / runs.CONFIG_FILE, dump_config(cfg))
+            summary.update(hyper(cfg))
+        summary["resumed"] = [*summary.get("resumed", []), entry]
         summary.update(status="running", reason=None, resumable=False)
     summary["process"] = {"host": job.lock.record["host"], "pid": job.lock.record["pid"]}
     job.lock.set_status("running", segment_start=time.time(), segment_seconds=None, segment_saved=False)
@@ -329,12 +297,16 @@ def conclude(job: Job, run_dir: Path, summary: dict, outcome: Outcome) -> dict:
 
 def train(cfg: Config | None, *, runs_dir: str | Path = "runs", resume: str | None = None,
           callbacks=(), stop: StopFlag | None = None, command: str = "",
-          timings: dict | None = None, on_start=None, say=None,
+          timings: dict | None = None, on_start=None, say=None, overrides=(), into: Path | None = None,
+          loader=load_data, fold: tuple[int, int] | None = None,
           started: float | None = None) -> tuple[Path, dict]:
     """Train ``cfg`` into a new run directory (or continue ``resume``); returns (dir, summary).
 
     ``on_start(run_dir, summary)`` is called once the directory is claimed, before the first
     batch (the summary holds what was transferred and, for a resume, where it picks up).
+    ``overrides`` change a resumed run's saved config (keys of RESUME_MAY_CHANGE only);
+    ``into`` is a directory the caller claimed to train into instead of a new one (a sweep's
+    trial); ``loader`` turns a config into its Dataset (a sweep's worker caches them).
     ``started``: the ``time.perf_counter()`` value the run's wall time counts from (the
     process's start, for a command that trains one run), default now.
     Raises DivergedError, Interrupted or RunError after marking the run's status, with the
@@ -343,7 +315,8 @@ def train(cfg: Config | None, *, runs_dir: str | Path = "runs", resume: str | No
     """
     stop = stop or StopFlag()
     job = prepare(cfg, runs_dir=runs_dir, resume=resume, callbacks=callbacks, command=command,
-                  timings=dict(timings or {}), stop=stop, say=say, started=started)
+                  timings=dict(timings or {}), stop=stop, say=say, overrides=overrides, into=into, loader=loader,
+                  fold=fold, started=started)
     try:
         if stop.signame:
             raise Interrupted(stop.signame)
@@ -375,14 +348,11 @@ def _write_failure(e: RunError) -> str:
     return "disk_full" if "No space" in str(e) else f"error: {e}"
 
 
-def _differences(a: dict, b: dict, prefix: str = "") -> list[str]:
-    keys = []
-    for k in sorted(set(a) | set(b)):
-        if isinstance(a.get(k), dict) and isinstance(b.get(k), dict):
-            keys += _differences(a[k], b[k], f"{prefix}{k}.")
-        elif a.get(k) != b.get(k):
-            keys.append(prefix + k)
-    return keys
+def _with_overrides(run_dir: Path, overrides) -> Config:
+    """The run's saved config with ``--set`` overrides applied (a resume that trains longer)."""
+    from nncli.config import load_config
+
+    return load_config(run_dir / runs.CONFIG_FILE, overrides)
 
 
 def _mark(job: Job, run_dir, summary, status, reason, exit_code, **extra):
@@ -397,6 +367,20 @@ def _mark(job: Job, run_dir, summary, status, reason, exit_code, **extra):
         runs.write_summary(run_dir, summary)
     except NncliError:
         pass
+
+
+def _verdict(job: Job, final: dict) -> dict:
+    """The bias/variance verdict (nncli.verdict) as the summary's diagnosis."""
+    v = verdict.for_run(job.ds.task, final, verdict.run_baseline(job.cfg, job.parts, job.ds)) if final else None
+    return {"diagnosis": v.text() if v else None, "verdict": v.as_dict() if v else None}
+
+
+def _switch(history: list[dict]) -> dict:
+    """When an optimizer that switches (SWATS) switched, and to what rate."""
+    row = next((r for r in history if r.get("switch_step")), None)
+    if row is None:
+        return {}
+    return {"optimizer_switch": {"epoch": row["epoch"], "step": row["switch_step"], "sgd_lr": row["sgd_lr"]}}
 
 
 def _write_results(job: Job, run_dir: Path, summary: dict, outcome: Outcome) -> dict:
@@ -417,7 +401,7 @@ def _write_results(job: Job, run_dir: Path, summary: dict, outcome: Outcome) -> 
     segments = [*job.segments, {"started": summary["resumed"][-1]["at"] if summary.get("resumed") else
                                 summary["started"], "seconds": seconds, "status": outcome.status}]
     summary.update(status=outcome.status, reason=outcome.reason, epochs_run=trainer.epoch, final=final,
-                   best=best, diagnosis=diagnose(ds.task, final),
+                   best=best, **_verdict(job, final), **_switch(trainer.history),
                    history_last=trainer.history[-1] if trainer.history else None,
                    wall_time=sum(s["seconds"] for s in segments), segments=segments, timings=timings,
                    **outcome.extra)

@@ -77,6 +77,8 @@ _SUMMARY_TYPES = {
     "wall_time": _number, "segments": _list_of(_dict_of(lambda x: x is None or _number(x) or isinstance(x, str))),
     "timings": _dict_of(_number), "diverged_at": _dict_of(_int),
     "process": _dict_of(lambda x: _int(x) or isinstance(x, str)),
+    "verdict": lambda v: v is None or isinstance(v, dict), "fold": _dict_of(_int),
+    "optimizer_switch": _dict_of(_number),
 }
 
 

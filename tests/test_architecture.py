@@ -34,10 +34,11 @@ PLACE = {
     "runs": "store", "atomic": "store", "checkpoint": "store", "runlock": "store",
     "summary": "store",
     "build": "build", "blas": "blas",
-    "runner": "work", "inference": "work", "sweep": "work", "rundata": "work", "predictions": "work",
-    "rundir": "work", "scores": "work",
-    "views": "views", "textplot": "views",
+    "runner": "work", "inference": "work", "sweep": "work", "rundata": "work", "predictions": "work", "listing": "work",
+    "rundir": "work", "scores": "work", "recorder": "work", "verdict": "work", "folds": "work", "teach": "work", "sklearn": "work", "export": "work",
+    "views": "views", "textplot": "views", "teachviews": "views",
     "canvas": "pictures", "figures": "pictures", "plots": "pictures", "report": "pictures",
+    "teachplots": "pictures",
     "cli": "cli", "__main__": "cli", "__init__": "version",
 }
 # what the numeric core may import, beyond itself

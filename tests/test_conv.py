@@ -307,7 +307,7 @@ def torch_conv(x, W, b, stride, padding):
 @pytest.mark.parametrize("channels", [1, 3])  # one channel: im2col's transposed fill
 @pytest.mark.parametrize("case", range(len(TORCH_CASES)))
 def test_matches_pytorch(case, channels):
-    torch = pytest.importorskip("torch")
+    import torch
     make, reference = TORCH_CASES[case]
     layer = make()
     rng = np.random.default_rng(case)
@@ -334,7 +334,7 @@ def test_matches_pytorch(case, channels):
 
 def test_small_cnn_matches_pytorch_through_flatten():
     """Flatten reads channels-last memory in PyTorch's (C, H, W) order: weights copy straight over."""
-    torch = pytest.importorskip("torch")
+    import torch
     nn = torch.nn
     rng = np.random.default_rng(16)
     net = Network([Conv2D(4, 3, padding=1), ReLU(), MaxPool2D(2), Conv2D(5, (2, 3)), Flatten(), Dense(3)],
@@ -361,7 +361,7 @@ def test_small_cnn_matches_pytorch_through_flatten():
 
 
 def test_batchnorm_and_prelu_per_channel_match_pytorch():
-    torch = pytest.importorskip("torch")
+    import torch
     rng = np.random.default_rng(13)
     x, dout = rng.normal(size=(4, 3, 5, 6)), rng.normal(size=(4, 3, 5, 6))
     net = Network([BatchNorm(), PReLU(0.2)], (3, 5, 6), dtype=np.float64)

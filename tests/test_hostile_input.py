@@ -161,7 +161,7 @@ def test_runs_lists_summaries_with_wrong_typed_values(sort, tmp_path, nncli):
         write(run / "summary.json", json.dumps({"task": "classification", "status": "finished", **values}))
     r = nncli("runs", root, "--sort", sort)
     assert r.code == 0, r.err
-    assert f"{len(WRONG_TYPES)} runs" in r.out
+    assert f"{len(WRONG_TYPES)} runs" in r.err  # the title; the table is stdout
     r = nncli("runs", root, "--sort", sort, "--json")
     assert r.code == 0, r.err
     rows = {row["dir"].rsplit("-", 1)[1]: row for row in json.loads(r.out)}

@@ -23,7 +23,7 @@ from helpers import load_arrays, run_dirs, write
 
 from nncli import runlock, runner, runs
 from nncli.config import load_config
-from nncli.errors import RunError
+from nncli.errors import RunError, UsageError
 from nncli.nn import Callback
 
 SMALL = """\
@@ -115,7 +115,8 @@ def test_a_second_writer_is_refused_naming_the_first(tmp_path):
     (run / ".checkpoint.npz.inflight.tmp").unlink()
     # the lock was released at the end: the run can be resumed now
     assert runlock.probe(run).held is False
-    assert runner.train(None, runs_dir=root, resume=str(run))[1]["status"] == "finished"
+    with pytest.raises(UsageError, match="the run is finished"):  # not "being written": the lock is free
+        runner.train(None, runs_dir=root, resume=str(run))
 
 
 def test_stale_temporaries_are_removed_by_the_lock_holder_only(tmp_path):
@@ -130,7 +131,8 @@ def test_stale_temporaries_are_removed_by_the_lock_holder_only(tmp_path):
         assert left.exists()
     finally:
         holder.release()
-    runner.train(None, runs_dir=tmp_path / "runs", resume=str(run))
+    with pytest.raises(UsageError, match="the run is finished"):  # the lock holder cleans up first
+        runner.train(None, runs_dir=tmp_path / "runs", resume=str(run))
     assert not left.exists()
 
 

@@ -11,7 +11,8 @@ import json
 import os
 import sys
 
-from nncli.cli import config, see, train, use  # noqa: F401  (each module registers its commands)
+# each module registers its commands; the order here is the order of `nncli --help`
+from nncli.cli import train, use, export, runs, sweep, see, teach, config  # noqa: F401, I001
 from nncli.cli.app import _console, app
 from nncli.errors import EXIT_BUG, EXIT_SIGINT, EXIT_USAGE, Interrupted, NncliError
 
@@ -53,7 +54,7 @@ def main() -> None:
 
 
 # commands whose --json covers failures too, and the options of theirs that take a value
-_JSON_COMMANDS = {"train", "sweep", "evaluate", "predict"}
+_JSON_COMMANDS = {"train", "sweep", "evaluate", "predict", "gradcheck", "summary", "lr-find", "learning-curve"}
 _TAKES_VALUE = {"--set", "-s", "--grid", "-g", "--resume", "--runs-dir", "--data", "--input", "-i",
                 "--output", "-o"}
 

@@ -143,7 +143,10 @@ def config_to_dict(cfg: Config) -> dict:
             return node
         keys = sorted(node, key=lambda k: (k != "name", k in _LAST))  # stable: schema order otherwise
         return {k: order(node[k]) for k in keys}
-    return order(cfg.model_dump(mode="json"))
+    data = order(cfg.model_dump(mode="json"))
+    if data.get("sweep") is None:  # only configs that describe a sweep show the section
+        data.pop("sweep", None)
+    return data
 
 
 # keys that describe a run rather than define its model and training: editing them in a run's

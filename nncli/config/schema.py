@@ -47,7 +47,7 @@ ACTIVATION_NAMES = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "prelu"
 OUTPUT_NAMES = ("auto", "softmax", "sigmoid", "identity")
 LOSS_NAMES = ("cross_entropy", "binary_cross_entropy", "mse", "mae", "sse", "huber")
 OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw",
-                   "amsgrad", "nadam", "radam", "adabound")
+                   "amsgrad", "nadam", "radam", "adabound", "swats")
 SCHEDULE_NAMES = ("constant", "step", "exponential", "invscaling", "cosine", "plateau")
 INIT_NAMES = ("he_normal", "he_uniform", "xavier_normal", "xavier_uniform", "lecun_normal",
               "lecun_uniform", "normal", "kaiming_normal", "kaiming_uniform", "glorot_normal",
@@ -265,6 +265,15 @@ class RegularizationConfig(_Section):
     l2: float = _float(0.0, "L2 penalty on weights (never biases): loss += l2/2 * sum W^2 (>= 0).", ge=0)
 
 
+class BaselineConfig(_Section):
+    """The level the bias/variance verdict measures training error against (the notes'
+    baseline: human-level performance, a published score); unset: a trivial model's."""
+
+    error: Optional[float] = _float(None, "Reference error: 1 - accuracy for classification, 1 - R2 for "
+                                          "regression, in [0, 1] (null: none).", ge=0, le=1)
+    loss: Optional[float] = _float(None, "Reference value of the training loss (>= 0; null: none).", ge=0)
+
+
 class EarlyStoppingConfig(_Section):
     """Stop when a monitored metric stops improving (on by default; false turns it off)."""
 
@@ -319,6 +328,37 @@ class TrainingConfig(_Section):
                                  ge=0)
 
 
+SWEEP_STRATEGIES = ("grid", "random", "tpe", "halving")
+SWEEP_METRICS = ("val_accuracy", "val_r2", "val_loss", "accuracy", "r2", "loss")
+
+
+class SweepConfig(_Section):
+    """A search over this config's keys, run by `nncli sweep`; `nncli train` ignores it, and no
+    run's saved config has one."""
+
+    strategy: Optional[_choice(SWEEP_STRATEGIES)] = Field(
+        None, description="grid, random, tpe (Optuna) or halving; null: grid, or random when `trials` is set.")
+    trials: Optional[int] = _int(None, "Trials to sample for random, tpe and halving (>= 1).", ge=1)
+    seed: int = _int(0, "Seed of the sampler for random, tpe and halving (>= 0).", ge=0)
+    metric: Optional[_choice(SWEEP_METRICS)] = Field(
+        None, description="What ranks trials (losses lowest first); null: val_accuracy or val_r2 by task.")
+    eta: int = _int(3, "halving: each rung keeps the best 1/eta of its trials (>= 2).", ge=2)
+    min_epochs: Optional[int] = _int(
+        None, "halving: the fewest epochs a rung may train (>= 1); null: 1.", ge=1)
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Key -> what to try: a list, `a,b,c`, choice(...), range(...), "
+                                          "uniform(a,b), loguniform(a,b) or int(a,b).")
+
+    @model_validator(mode="after")
+    def _check(self) -> SweepConfig:
+        halving = self.strategy == "halving"
+        _raise("SweepConfig", [p for p in [
+            _unused(self, "eta", halving, "only the halving strategy uses it (set sweep.strategy: halving)"),
+            _unused(self, "min_epochs", halving, "only the halving strategy uses it (set sweep.strategy: halving)"),
+        ] if p])
+        return self
+
+
 class Config(_Section):
     """An nncli experiment."""
 
@@ -333,5 +373,9 @@ class Config(_Section):
     regularization: RegularizationConfig = Field(default_factory=RegularizationConfig,
                                                  description="Weight penalties.")
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="Training loop.")
+    baseline: BaselineConfig = Field(default_factory=BaselineConfig,
+                                     description="Reference levels for the bias/variance verdict.")
     plots: bool = Field(True, strict=True, description="Write learning_curves.png into the run directory "
                                                        "when training ends (needs matplotlib).")
+    sweep: Optional[SweepConfig] = Field(None, description="Search space and strategy for `nncli sweep` "
+                                                           "(ignored by `nncli train`).")
