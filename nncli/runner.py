@@ -136,7 +136,7 @@ def model_arrays(parts: Parts, ds: Dataset) -> dict:
 
     arrays = {f"net.{k}": v for k, v in parts.net.state_dict().items()}
     arrays.update(ds.state_dict())  # preprocessing, column encoders, target scaling, split rows
-    meta = {"task": ds.task, "n_in": int(ds.X_train.shape[1]), "n_out": parts.n_out,
+    meta = {"task": ds.task, "n_in": int(ds.X_train.shape[1]) if ds.X_train.ndim == 2 else list(ds.X_train.shape[1:]), "n_out": parts.n_out,
             "feature_names": ds.feature_names, "loss": parts.loss_name, "output": parts.output,
             "data": ds.fingerprint, "label": ds.info.get("label_column"), "id": ds.info.get("id")}
     arrays["meta"] = runs.put_str(json.dumps(meta))
