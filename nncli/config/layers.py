@@ -38,7 +38,7 @@ Padding = Annotated[Union[str, StrictInt], BeforeValidator(_padding_value)]
 
 
 class Conv2DSpec(_Section):
-    """A 2-D convolution: ``filters`` kernels slid over the image."""
+    """A 2-D convolution: `filters` kernels slid over the image."""
 
     filters: Size = Field(..., description="Number of filters (output channels), >= 1.")
     kernel: Size = _int(3, "Kernel height and width in pixels (>= 1).", ge=1)
@@ -154,10 +154,9 @@ def _kind_of(value: Any) -> str:
 
 def _layer_model(kind: str, model: type[_Section], main: str | None):
     # the scalar form is in the JSON Schema for editors; validation always sees the mapping
-    annotation: Any = model
-    if main:
-        scalar = model.model_fields[main].annotation
-        annotation = _tagged(("_one", scalar), ("_mapping", model), pick=lambda v: "_mapping")
+    # (null is the defaults: {flatten: null})
+    scalar = model.model_fields[main].annotation if main else type(None)
+    annotation = _tagged(("_one", scalar), ("_mapping", model), pick=lambda v: "_mapping")
     return create_model(
         f"{kind}_layer", __base__=_Section, __doc__=(model.__doc__ or "").strip(),
         **{kind: (Annotated[annotation, BeforeValidator(_expand(kind))], Field(..., description=model.__doc__))})
