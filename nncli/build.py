@@ -202,7 +202,7 @@ def network(cfg: Config, n_in, n_out: int, head: str, seed=None) -> Network:
     seed = seed if seed is not None else seeds(cfg)[0]
     if m.layers is not None:
         try:
-            return build_sequential(tuple(np.atleast_1d(n_in)), layer_specs(m.layers), n_out, output=head,
+            return build_sequential(tuple(int(s) for s in np.atleast_1d(n_in)), layer_specs(m.layers), n_out, output=head,
                                     bias=m.bias, init=None if m.init == "auto" else m.init,
                                     init_scale=m.init_scale, leaky_slope=m.leaky_slope,
                                     maxout_pieces=m.maxout_pieces, dtype=np.dtype(cfg.training.dtype), seed=seed)

@@ -54,7 +54,7 @@ def build_sequential(input_shape, specs: list[tuple[str, dict]], n_out: int, *, 
         if layers and isinstance(layers[-1], Dense) and getattr(layer, "width_factor", 1) > 1:
             layers[-1].units *= layer.width_factor
         layers.append(layer)
-    shape = tuple(np.atleast_1d(input_shape))
+    shape = tuple(int(s) for s in np.atleast_1d(input_shape))
     for i, layer in enumerate(layers):
         try:
             shape = tuple(layer.build(shape))
