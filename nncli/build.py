@@ -365,7 +365,9 @@ def load_data(cfg: Config, stop=None) -> Dataset:
     model that starts with a convolution, pooling or flatten reads images."""
     d = cfg.data
     if cfg.model.images:
-        unused = [k for k in IMAGE_UNUSED if k in d.model_fields_set and getattr(d, k) != DataConfig.model_fields[k].default]
+        fields = DataConfig.model_fields
+        unused = [k for k in IMAGE_UNUSED if getattr(d, k) != (
+            fields[k].default_factory() if fields[k].default_factory else fields[k].default)]
         if unused:
             raise ConfigError(f"data.{unused[0]}: has no effect on images (the model starts with "
                               f"{layer_specs(cfg.model.layers[:1])[0][0]}: its inputs are pixels, not columns)")
