@@ -25,6 +25,7 @@ import numpy as np
 from nncli import __version__, blas, runs
 from nncli.build import Parts, build, check, load_data, targets
 from nncli.config import Config, config_to_dict, dump_config
+from nncli.config.layers import layer_specs
 from nncli.config.load import load_saved_config
 from nncli.data import Dataset, import_reader
 from nncli.errors import ConfigError, DivergedError, Interrupted, NncliError, RunError
@@ -86,8 +87,16 @@ def versions() -> dict:
 
 
 def hyper(cfg: Config) -> dict:
-    """The main hyper-parameters, for `nncli runs`."""
-    return {"hidden": list(cfg.model.hidden), "activation": cfg.model.activation,
+    """The main hyper-parameters, for `nncli runs`. A layer list shows its weighted layers
+    (conv32, conv64, 128: filters of each convolution, units of each dense layer)."""
+    m = cfg.model
+    hidden, activation = list(m.hidden), m.activation
+    if m.layers is not None:
+        specs = layer_specs(m.layers)
+        hidden = [f"conv{s['filters']}" if k == "conv2d" else s["units"] for k, s in specs if k in ("conv2d", "dense")]
+        acts = list(dict.fromkeys(s["name"] for k, s in specs if k == "activation"))
+        activation = acts[0] if len(acts) == 1 else acts
+    return {"hidden": hidden, "activation": activation,
             "optimizer": cfg.optimizer.name, "lr": cfg.optimizer.lr,
             "batch_size": cfg.training.batch_size, "epochs": cfg.training.epochs}
 

@@ -151,3 +151,17 @@ def test_maxout_after_a_listed_dense_gets_its_pieces():
     net = network(validate({"model": {"layers": [{"dense": 6}, {"activation": "maxout"}], "maxout_pieces": 3}}),
                   4, 2, "identity")
     assert net.layers[0].units == 18 and net.shapes[2] == (6,)
+
+
+def test_the_json_schema_takes_every_spelling_and_refuses_an_unknown_kind():
+    import jsonschema  # in the test extra
+    from nncli.config.load import config_schema
+
+    schema = config_schema()
+    listed = {"model": {"layers": [{"conv2d": 8}, {"conv2d": {"filters": 8, "padding": "same"}}, "batch_norm",
+                                   {"batch_norm": {}}, {"activation": "relu"}, {"maxpool2d": 2}, "flatten",
+                                   {"dense": 16}, {"dropout": 0.1}], "freeze": ["conv2d0", 1]}}
+    jsonschema.validate(listed, schema)
+    validate(listed)  # and nncli reads the same
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"model": {"layers": [{"conv3d": 8}]}}, schema)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Annotated, Any, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BeforeValidator, Discriminator, Field, StrictInt, Tag, create_model
 
@@ -163,10 +163,12 @@ def _layer_model(kind: str, model: type[_Section], main: str | None):
 
 
 LAYER_MODELS = {kind: _layer_model(kind, model, main) for kind, (model, main) in LAYER_KINDS.items()}
+# a bare kind ("flatten") is in the JSON Schema for editors; validation sees {flatten: {}}
+_BARE = Annotated[Literal[tuple(LAYER_KINDS)], Tag("_bare_layer")]
 LayerEntry = Annotated[
-    Union[tuple(Annotated[m, Tag(f"_{k}_layer")] for k, m in LAYER_MODELS.items())],
+    Union[tuple(Annotated[m, Tag(f"_{k}_layer")] for k, m in LAYER_MODELS.items()) + (_BARE,)],
     Discriminator(lambda v: f"_{_kind_of(v)}_layer"), BeforeValidator(_entry)]
-_UNION_TAGS.update(f"_{k}_layer" for k in LAYER_KINDS)
+_UNION_TAGS.update({f"_{k}_layer" for k in LAYER_KINDS} | {"_bare_layer"})
 
 
 @dataclass(frozen=True)
