@@ -15,12 +15,12 @@ import numpy as np
 
 from nncli import runs
 from nncli.config import Config
+from nncli.config.layers import layer_specs
 from nncli.config.schema import DataConfig
 from nncli.data import DataOptions, Dataset, load_dataset
 from nncli.data.datasets import param_problems
 from nncli.data.names import DATASETS, GENERATORS
 from nncli.errors import ConfigError, RunError
-from nncli.config.layers import layer_specs
 from nncli.nn import EarlyStopping, Network, Trainer, build_mlp, make_loss, make_optimizer, make_schedule
 from nncli.nn.sequential import SpecError, build_sequential
 
@@ -202,8 +202,8 @@ def network(cfg: Config, n_in, n_out: int, head: str, seed=None) -> Network:
     seed = seed if seed is not None else seeds(cfg)[0]
     if m.layers is not None:
         try:
-            return build_sequential(tuple(int(s) for s in np.atleast_1d(n_in)), layer_specs(m.layers), n_out, output=head,
-                                    bias=m.bias, init=None if m.init == "auto" else m.init,
+            shape = tuple(int(s) for s in np.atleast_1d(n_in))
+            return build_sequential(shape, layer_specs(m.layers), n_out, output=head, bias=m.bias, init=None if m.init == "auto" else m.init,
                                     init_scale=m.init_scale, leaky_slope=m.leaky_slope,
                                     maxout_pieces=m.maxout_pieces, dtype=np.dtype(cfg.training.dtype), seed=seed)
         except SpecError as e:
@@ -303,6 +303,7 @@ def check(cfg: Config, runs_dir="runs") -> None:
     norms = cfg.model.layers is not None and any(k == "batch_norm" for k, _ in layer_specs(cfg.model.layers))
     if (cfg.model.batch_norm or norms) and cfg.training.batch_size == 1:
         problems.append(BATCH_NORM_OF_ONE)
+    problems += image_problems(cfg)
     if d.dataset is not None:
         problems += param_problems(d.dataset, dict(d.params))
     if d.path is not None:
@@ -360,17 +361,24 @@ def data_options(cfg: Config) -> DataOptions:
 IMAGE_UNUSED = ("features", "drop", "id", "weight", "types", "label", "polynomial")
 
 
+def image_problems(cfg: Config) -> list[str]:
+    """The column keys a model that takes images leaves without effect, set anyway."""
+    if not cfg.model.images:
+        return []
+    d, fields = cfg.data, DataConfig.model_fields
+    first = layer_specs(cfg.model.layers[:1])[0][0]
+    return [f"data.{k}: has no effect on images (the model starts with {first}: its inputs are pixels, "
+            "not columns)" for k in IMAGE_UNUSED
+            if getattr(d, k) != (fields[k].default_factory() if fields[k].default_factory else fields[k].default)]
+
+
 def load_data(cfg: Config, stop=None) -> Dataset:
     """The config's data, split and encoded; ``stop()`` is asked while it loads (Ctrl-C). A
     model that starts with a convolution, pooling or flatten reads images."""
     d = cfg.data
-    if cfg.model.images:
-        fields = DataConfig.model_fields
-        unused = [k for k in IMAGE_UNUSED if getattr(d, k) != (
-            fields[k].default_factory() if fields[k].default_factory else fields[k].default)]
-        if unused:
-            raise ConfigError(f"data.{unused[0]}: has no effect on images (the model starts with "
-                              f"{layer_specs(cfg.model.layers[:1])[0][0]}: its inputs are pixels, not columns)")
+    problems = image_problems(cfg)
+    if problems:
+        raise ConfigError(problems[0], problems)
     return load_dataset(dataset=d.dataset, path=d.path, label=d.label, params=dict(d.params),
                         task=d.task, validation=d.validation, test=d.test, scaling=d.scaling,
                         polynomial=d.polynomial, subset=d.subset, seed=cfg.seed,

@@ -11,7 +11,7 @@ import pytest
 from helpers import load_arrays, run_dirs, write
 
 from nncli import runner
-from nncli.build import load_data
+from nncli.build import check, load_data
 from nncli.config import load_config, validate
 from nncli.data.images import PixelScaler
 from nncli.errors import ConfigError, DataError, Interrupted
@@ -122,6 +122,8 @@ def test_images_need_a_model_that_takes_them_and_columns_need_a_table(tmp_path):
         load_data(load_config(cnn(tmp_path, "{dataset: iris}")))
     with pytest.raises(ConfigError, match="data.polynomial: has no effect on images"):
         load_data(load_config(cnn(tmp_path, "{dataset: digits, polynomial: 2}")))
+    with pytest.raises(ConfigError, match="data.features: has no effect on images"):  # before any data is read
+        check(load_config(cnn(tmp_path, "{dataset: digits, features: [a]}")))
     with pytest.raises(DataError, match="data.scaling: max divides pixels by the largest one, for images"):
         load_data(validate({"data": {"dataset": "iris", "scaling": "max"}}))
 
