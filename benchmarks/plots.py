@@ -41,7 +41,9 @@ def make_runs(root: Path, dataset: str, n_runs: int) -> None:
     grid = [(lr, h) for h in hiddens for lr in lrs][:n_runs]
     lr_values = sorted({lr for lr, _ in grid}, reverse=True)
     hidden_values = list(dict.fromkeys(h for _, h in grid))
-    nncli("sweep", str(REPO / "configs" / CONFIGS[dataset]), "--runs-dir", str(root), "--quiet",
+    # the sweep's own directory is ``root``: a directory of runs, one per trial
+    nncli("sweep", str(REPO / "configs" / CONFIGS[dataset]), "--runs-dir", str(root.parent), "--name", root.name,
+          "--quiet",
           "--set", "training.epochs=30", "--set", "plots=false", "--set", "training.early_stopping.enabled=false",
           "--grid", f"optimizer.lr=[{', '.join(map(str, lr_values))}]",
           "--grid", f"model.hidden=[{', '.join(hidden_values)}]")

@@ -11,15 +11,15 @@ import math
 import os
 import secrets
 import tempfile
-import zipfile
 import threading
-import zlib
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from nncli.errors import RunError
+from nncli.memory import available_memory, human_bytes
 
 
 def _write_temp(path: Path, data: bytes) -> str:
@@ -139,19 +139,65 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
-def load_npz(path) -> dict[str, np.ndarray]:
-    """All arrays of an .npz written by save_npz; anything else raises RunError."""
+def load_npz(path, limit: int | None = None, keys=None) -> dict[str, np.ndarray]:
+    """All arrays of an .npz written by save_npz; anything else raises RunError.
+
+    Every way a damaged file can fail to read (zip structure, unknown compression, encryption,
+    npy headers) is reported as damage. Sizes are checked before anything is allocated: the
+    arrays must fit in ``limit`` bytes (default: the memory available), and each array's header
+    must declare exactly the bytes its zip member holds, so decompression is bounded too.
+    With ``keys``, only those arrays are read.
+    """
     path = Path(path)
     if not path.is_file():
         raise RunError(f"{path}: no such file")
+    limit = available_memory() if limit is None else limit
     try:
-        z = np.load(path, allow_pickle=False)
-        if not isinstance(z, np.lib.npyio.NpzFile):
-            raise ValueError("a single array, not an .npz archive")
-        with z:
-            return {k: z[k] for k in z.files}
-    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
-        raise RunError(f"{path}: corrupt or not an nncli file ({e})") from e
+        with zipfile.ZipFile(path) as z:
+            members = [m for m in z.infolist() if keys is None or m.filename[:-4] in keys]
+            total = sum(m.file_size for m in members)
+            if total > limit:
+                raise RunError(f"{path}: its arrays would take {human_bytes(total)} in memory, more than "
+                               f"the {human_bytes(limit)} available")
+            arrays = {}
+            for m in members:
+                if not m.filename.endswith(".npy"):
+                    raise ValueError(f"member {m.filename!r} is not an .npy array")
+                with z.open(m) as f:
+                    arrays[m.filename[:-4]] = _read_npy(f, m.file_size)
+            return arrays
+    except RunError:
+        raise
+    except Exception as e:  # noqa: BLE001  (zipfile and numpy raise many kinds on damaged input)
+        raise RunError(f"{path}: corrupt or not an nncli file ({type(e).__name__}: {e})") from e
+
+
+def _read_npy(f, size: int) -> np.ndarray:
+    """One array from an .npy stream of ``size`` bytes; the header must account for every byte."""
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+    else:
+        raise ValueError(f"npy format version {version} is not one numpy's savez writes")
+    if dtype.hasobject:
+        raise ValueError("an object array (reading it would need pickle)")
+    count = math.prod(shape)
+    header = f.tell()
+    if header + count * dtype.itemsize != size:
+        raise ValueError(f"the header declares {count * dtype.itemsize} bytes of data, the file holds "
+                         f"{size - header}")
+    flat = np.empty(count, dtype)
+    view, done = memoryview(flat).cast("B"), 0
+    while done < len(view):
+        n = f.readinto(view[done:])
+        if not n:
+            raise ValueError("the array data ends early")
+        done += n
+    if fortran:
+        return flat.reshape(shape[::-1]).transpose()
+    return flat.reshape(shape)
 
 
 def put_str(s: str) -> np.ndarray:
@@ -171,9 +217,11 @@ class BackgroundWriter:
     """Runs file writes on one thread so a training loop never waits on the disk.
 
     Writes under the same key coalesce: if a newer checkpoint is submitted before the older
-    one was written, only the newer is written. Writes are atomic, so what is on disk is always
-    a complete earlier state. The first error stops the writer and is raised by the next
-    ``submit`` or by ``close``, which waits for everything submitted to land.
+    one was written, only the newer is written, in the older one's place in the queue (so a
+    key submitted often, like the checkpoint, never starves the others). Writes are atomic, so
+    what is on disk is always a complete earlier state. The first error stops the writer and
+    is raised by the next ``submit`` or by ``close``, which waits for everything submitted to
+    land.
     """
 
     def __init__(self):
@@ -189,8 +237,7 @@ class BackgroundWriter:
         with self._cond:
             if self._error is not None:
                 raise self._error
-            self._pending.pop(key, None)
-            self._pending[key] = (fn, args)
+            self._pending[key] = (fn, args)  # an existing key keeps its place
             self._cond.notify()
 
     def _run(self) -> None:

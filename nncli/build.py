@@ -372,9 +372,10 @@ def image_problems(cfg: Config) -> list[str]:
             if getattr(d, k) != (fields[k].default_factory() if fields[k].default_factory else fields[k].default)]
 
 
-def load_data(cfg: Config, stop=None) -> Dataset:
-    """The config's data, split and encoded; ``stop()`` is asked while it loads (Ctrl-C). A
-    model that starts with a convolution, pooling or flatten reads images."""
+def load_data(cfg: Config, stop=None, folds: tuple[int, int] | None = None) -> Dataset:
+    """The config's data, split and encoded; ``stop()`` is asked while it loads (Ctrl-C);
+    ``folds=(k, i)``: fold i of k is the validation split. A model that starts with a
+    convolution, pooling or flatten reads images."""
     d = cfg.data
     problems = image_problems(cfg)
     if problems:
@@ -384,5 +385,5 @@ def load_data(cfg: Config, stop=None) -> Dataset:
                         polynomial=d.polynomial, subset=d.subset, seed=cfg.seed,
                         dtype=cfg.training.dtype, options=data_options(cfg),
                         target_scaling=target_scaling(cfg), images=d.layout if cfg.model.images else None,
-                        stop=stop)
+                        stop=stop, folds=folds)
 

@@ -11,6 +11,7 @@ EXIT_BUG = 1
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3
 EXIT_IO = 4
+EXIT_CHECK = 5
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 
@@ -76,6 +77,13 @@ class DivergedError(NncliError):
         super().__init__(message)
         self.epoch = epoch
         self.batch = batch
+
+
+class CheckFailed(NncliError):
+    """A check the user asked for found a fault (``nncli gradcheck``: a wrong derivative)."""
+
+    exit_code = EXIT_CHECK
+    reason = "check_failed"
 
 
 class Interrupted(NncliError):

@@ -16,8 +16,8 @@ import numpy as np
 
 from nncli import runs
 from nncli.build import network
-from nncli.checkpoint import file_format
-from nncli.config import Config, parse_yaml, read_config_text, validate
+from nncli.checkpoint import file_format, model_meta
+from nncli.config import Config, config_differences, config_hash, parse_yaml, read_config_text, validate
 from nncli.config.migrate import migrate
 from nncli.data import check_finite, encode_rows
 from nncli.data.columns import missing_columns
@@ -30,8 +30,9 @@ from nncli.data.source import open_source
 from nncli.data.splits import split_rows
 from nncli.data.target import TargetScaler
 from nncli.data.worker import run_interruptibly
-from nncli.errors import DataError, RunError
+from nncli.errors import ConfigError, DataError, RunError
 from nncli.nn import Network, make_loss
+from nncli.paths import check_path
 
 
 @dataclass
@@ -49,10 +50,34 @@ class Loaded:
 
 
 def load_run_config(run_dir: Path, run_format: int) -> Config:
-    """A run's saved config, read as the version that wrote the run meant it."""
+    """A run's saved config, read as the version that wrote the run meant it. A config.yaml
+    that no longer reads is a damaged run (exit 4), not a mistake in the user's config."""
     path = run_dir / runs.CONFIG_FILE
-    data, lines = parse_yaml(read_config_text(path), str(path))
-    return validate(migrate(data, run_format), str(path), lines)
+    try:
+        data, lines = parse_yaml(read_config_text(path), str(path))
+        return validate(migrate(data, run_format), str(path), lines)
+    except ConfigError as e:
+        raise RunError(f"{run_dir}: the run's {runs.CONFIG_FILE} is damaged or was edited into an invalid "
+                       f"config: {getattr(e, 'problems', [str(e)])[0]}") from e
+
+
+def check_saved_config(arrays: dict, cfg: Config, run_dir: Path, saved_in: str) -> None:
+    """Refuse a run whose config.yaml no longer describes its weights (an edit after training),
+    naming each key that differs."""
+    saved, digest = arrays.get("config"), arrays.get("config_sha256")
+    if saved is None and digest is None:
+        return  # written before configs were saved with the weights
+    try:
+        if digest is not None and runs.get_str(digest) == config_hash(cfg):
+            return
+        changed = config_differences(json.loads(runs.get_str(saved)), cfg) if saved is not None else ["?"]
+    except (RunError, ValueError, RecursionError) as e:
+        raise RunError(f"{run_dir / saved_in}: corrupt or not an nncli file (the saved config: {e})") from e
+    if changed:
+        shown = "; ".join(changed[:5]) + (f"; and {len(changed) - 5} more" if len(changed) > 5 else "")
+        raise RunError(f"{run_dir}: {runs.CONFIG_FILE} differs from the config saved with the weights in "
+                       f"{saved_in} ({shown}); it was edited after training: restore it, or train a new "
+                       f"run from it")
 
 
 def load_run(run: str, runs_dir: str | Path = "runs") -> tuple[Path, Loaded]:
@@ -60,9 +85,10 @@ def load_run(run: str, runs_dir: str | Path = "runs") -> tuple[Path, Loaded]:
     arrays = runs.load_model_arrays(run_dir)
     model_file = run_dir / runs.MODEL_FILE
     fmt = file_format(arrays, model_file)
+    meta = model_meta(arrays, model_file)
     cfg = load_run_config(run_dir, fmt)
+    check_saved_config(arrays, cfg, run_dir, runs.MODEL_FILE)
     try:
-        meta = json.loads(runs.get_str(arrays["meta"]))
         net = network(cfg, meta["n_in"], meta["n_out"], meta["output"])
         net.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("net.")})
         if "img.scale" in arrays:
@@ -75,10 +101,14 @@ def load_run(run: str, runs_dir: str | Path = "runs") -> tuple[Path, Loaded]:
                 raise ValueError(f"{len(enc.names)} encoded inputs for a preprocessor of {prep.n_features_in}")
         target = TargetScaler.from_state_dict(arrays)
         split = {k[6:]: np.asarray(v, np.int64) for k, v in arrays.items() if k.startswith("split.")}
-    except (KeyError, ValueError, TypeError, DataError) as e:
-        raise RunError(f"{model_file}: corrupt or not an nncli model ({e})") from e
-    return run_dir, Loaded(cfg, net, prep, meta, arrays.get("classes"),
-                           make_loss(meta["loss"], cfg.loss.huber_delta), fmt, enc, target, split)
+        loss = make_loss(meta["loss"], cfg.loss.huber_delta)
+        width = list(prep.shape) if enc is None else prep.transform(np.zeros((1, prep.n_features_in))).shape[1]
+    except (KeyError, ValueError, TypeError, DataError, ConfigError) as e:
+        raise RunError(f"{model_file}: corrupt or not an nncli model ({' '.join(str(e).split())})") from e
+    if width != meta["n_in"]:
+        raise RunError(f"{model_file}: corrupt or not an nncli model (the preprocessing gives {width} "
+                       f"features or images, the network takes {meta['n_in']})")
+    return run_dir, Loaded(cfg, net, prep, meta, arrays.get("classes"), loss, fmt, enc, target, split)
 
 
 # ---------------------------------------------------------------- reading a file for a run
@@ -206,6 +236,7 @@ def evaluate(run: str, data_file: str | None = None, runs_dir: str | Path = "run
             table, label, rows, source = _test_rows(lr, run_dir, cancel)
             dropped = 0
         else:
+            check_path(data_file, "data file")
             src = _open(lr, data_file, cancel=cancel)
             table, label = _read(lr, src, True, run_dir, cancel)
             rows = label_rows(table, label)[1]
@@ -259,6 +290,8 @@ class Predictions:
 
 def predict(run: str, input_file: str, runs_dir: str | Path = "runs", stream=None, stop=None) -> Predictions:
     """Predictions for every row of a CSV, Parquet or .npz file (``-``: CSV on ``stream``)."""
+    if input_file != "-":
+        check_path(input_file, "input file")
     run_dir, lr = load_run(run, runs_dir)
     if lr.encoder is None:
         return run_interruptibly(lambda cancel: _predict_images(lr, run_dir, input_file), stop)

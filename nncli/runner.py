@@ -11,6 +11,17 @@ allows, set the final status once, raise what the caller must know). The status 
             --non-finite loss or weights--> failed     (reason: non_finite_loss; exit 3)
             --a write failed--------------> failed     (reason: disk_full | error: ...; exit 4)
             --anything else (a bug)-------> failed     (reason: error: ...; traceback kept)
+
+The writing process holds the run's lock (``runlock.py``) from before its first write to its
+exit, and records every status in the lock's record before summary.json: the record needs no
+new disk blocks, so the status stays true on a full disk. A run whose process died without
+recording an end shows as ``dead`` in ``nncli runs`` (``runs.effective_status``).
+
+Resume continues a run in its own directory from its checkpoint. Only the keys in
+``RESUME_MAY_CHANGE`` (config/resume.py) may differ from the run's saved config (they decide how long or how often,
+never what is trained); raising ``training.epochs`` continues a finished run, bit-identical to a
+run that had the larger count from the start unless its schedule depends on the epoch count
+(cosine). Resuming a finished run without a change is refused: there is nothing to do.
 """
 
 from __future__ import annotations
@@ -22,14 +33,16 @@ from pathlib import Path
 
 import numpy as np
 
-from nncli import __version__, blas, runs
+from nncli import __version__, blas, rundir, runs, verdict
 from nncli.build import Parts, build, check, load_data, targets
-from nncli.config import Config, config_to_dict, dump_config
-from nncli.config.layers import layer_specs
-from nncli.config.load import load_saved_config
+from nncli.config import Config, dump_config
+from nncli.config.layers import sizes_and_activations
+from nncli.config.resources import check_resources
+from nncli.config.resume import RESUME_MAY_CHANGE, check_may_change, resume_changes  # noqa: F401  (RESUME_MAY_CHANGE: re-exported)
 from nncli.data import Dataset, import_reader
-from nncli.errors import ConfigError, DivergedError, Interrupted, NncliError, RunError
+from nncli.errors import DivergedError, Interrupted, NncliError, RunError
 from nncli.nn import Callback, Diverged
+from nncli.runlock import RunLock
 
 DIVERGED_HINT = "lower optimizer.lr, set optimizer.clip_norm, or scale the features (data.scaling: standard)"
 
@@ -53,15 +66,20 @@ class RunRecorder(Callback):
     """Keeps the run's files current: metrics.csv and the checkpoint after every epoch (and
     every N batches), written off the training thread so the loop never waits on the disk."""
 
-    def __init__(self, run_dir: Path, writer: runs.BackgroundWriter, every_batches: int, stop: StopFlag):
+    def __init__(self, run_dir: Path, writer: runs.BackgroundWriter, every_batches: int, stop: StopFlag,
+                 saved: dict | None = None, lock: RunLock | None = None):
         self.run_dir, self.writer, self.every, self.stop = run_dir, writer, every_batches, stop
+        self.saved, self.lock = saved, lock
         self.metrics = None
 
     def on_train_begin(self, trainer):
         self.metrics = runs.MetricsTable(trainer.history)  # a resumed run starts from its history
+        if trainer.history:  # which its metrics.csv may lack (a full disk, a kill between the two writes)
+            self.writer.submit("metrics", runs.atomic_write_text, self.run_dir / runs.METRICS_FILE,
+                               self.metrics.text())
 
     def checkpoint(self, trainer):
-        self.writer.submit("checkpoint", runs.save_checkpoint, self.run_dir, trainer.state_dict())
+        self.writer.submit("checkpoint", runs.save_checkpoint, self.run_dir, trainer.state_dict(), self.saved)
 
     def on_batch_end(self, trainer, epoch, batch):
         if self.stop.signame:
@@ -74,6 +92,8 @@ class RunRecorder(Callback):
         self.metrics.add(logs)
         self.writer.submit("metrics", runs.atomic_write_text, self.run_dir / runs.METRICS_FILE,
                            self.metrics.text())
+        if self.lock is not None:
+            self.writer.submit("heartbeat", self.lock.beat, epoch + 1)
         if self.stop.signame:
             trainer.stop_training = True
 
@@ -90,40 +110,10 @@ def hyper(cfg: Config) -> dict:
     """The main hyper-parameters, for `nncli runs`. A layer list shows its weighted layers
     (conv32, conv64, 128: filters of each convolution, units of each dense layer)."""
     m = cfg.model
-    hidden, activation = list(m.hidden), m.activation
-    if m.layers is not None:
-        specs = layer_specs(m.layers)
-        hidden = [f"conv{s['filters']}" if k == "conv2d" else s["units"] for k, s in specs if k in ("conv2d", "dense")]
-        acts = list(dict.fromkeys(s["name"] for k, s in specs if k == "activation"))
-        activation = acts[0] if len(acts) == 1 else acts
+    hidden, activation = (list(m.hidden), m.activation) if m.layers is None else sizes_and_activations(m.layers)
     return {"hidden": hidden, "activation": activation,
             "optimizer": cfg.optimizer.name, "lr": cfg.optimizer.lr,
             "batch_size": cfg.training.batch_size, "epochs": cfg.training.epochs}
-
-
-def diagnose(task: str, final: dict) -> str | None:
-    """A bias/variance verdict from training and validation error (the notes' rule of thumb)."""
-    if "train" not in final or "validation" not in final:
-        return None
-    if task == "classification":
-        train_err = 1 - final["train"]["accuracy"]
-        gap = (1 - final["validation"]["accuracy"]) - train_err
-        high_bias, high_var = train_err > 0.05, gap > 0.05
-        what = f"training error {train_err:.3f}, validation gap {gap:+.3f}"
-    else:
-        train_err = 1 - final["train"]["r2"]
-        gap = (1 - final["validation"]["r2"]) - train_err
-        high_bias, high_var = train_err > 0.1, gap > 0.1
-        what = f"training 1-R2 {train_err:.3f}, validation gap {gap:+.3f}"
-    if high_bias and high_var:
-        verdict = "high bias and high variance"
-    elif high_bias:
-        verdict = "high bias (underfitting): try a larger model, more epochs or less regularization"
-    elif high_var:
-        verdict = "high variance (overfitting): try more data, dropout, L2 or early stopping"
-    else:
-        verdict = "good fit"
-    return f"{verdict} ({what})"
 
 
 def final_metrics(parts: Parts, ds: Dataset) -> dict:
@@ -140,12 +130,14 @@ def final_metrics(parts: Parts, ds: Dataset) -> dict:
     return out
 
 
-def model_arrays(parts: Parts, ds: Dataset) -> dict:
+def model_arrays(parts: Parts, ds: Dataset, cfg: Config) -> dict:
     import json
 
     arrays = {f"net.{k}": v for k, v in parts.net.state_dict().items()}
+    arrays.update(rundir.saved_config(cfg))
     arrays.update(ds.state_dict())  # preprocessing, column encoders, target scaling, split rows
-    meta = {"task": ds.task, "n_in": int(ds.X_train.shape[1]) if ds.X_train.ndim == 2 else list(ds.X_train.shape[1:]), "n_out": parts.n_out,
+    n_in = int(ds.X_train.shape[1]) if ds.X_train.ndim == 2 else list(ds.X_train.shape[1:])  # images: (C, H, W)
+    meta = {"task": ds.task, "n_in": n_in, "n_out": parts.n_out,
             "feature_names": ds.feature_names, "loss": parts.loss_name, "output": parts.output,
             "data": ds.fingerprint, "label": ds.info.get("label_column"), "id": ds.info.get("id")}
     arrays["meta"] = runs.put_str(json.dumps(meta))
@@ -162,10 +154,16 @@ class Job:
     cfg: Config
     ds: Dataset
     parts: Parts
-    run_dir: Path | None  # set for a resume
+    run_dir: Path | None  # set for a resume, or the directory a caller claimed (``into``)
     command: str
     timings: dict
     t0: float
+    lock: RunLock | None = None  # held from the first write (a resume: from the start) to the end
+    restored_from: str | None = None  # the checkpoint a resume continues from (None: epoch 0)
+    segments: list = field(default_factory=list)  # earlier training segments of a resumed run
+    resumed: bool = False
+    changed: dict = field(default_factory=dict)  # key -> [saved, new] for a resume that changes keys
+    fold: tuple[int, int] | None = None  # (k, i): fold i of k-fold cross-validation
 
 
 @dataclass
@@ -174,69 +172,105 @@ class Outcome:
 
     status: str  # finished | killed | failed
     reason: str | None
+    exit_code: int = 0
     save_model: bool = True
     error: BaseException | None = None  # raised once the status is written
     extra: dict = field(default_factory=dict)
 
 
 def prepare(cfg: Config | None, *, runs_dir, resume: str | None, callbacks, command: str,
-            timings: dict, stop: StopFlag | None = None, say=None) -> Job:
+            timings: dict, stop: StopFlag | None = None, say=None, overrides=(), into: Path | None = None,
+            loader=load_data, fold: tuple[int, int] | None = None) -> Job:
     t0 = time.perf_counter()
-    state = run_dir = None
+    lock = run_dir = used = None
+    changed = {}
+    if cfg is not None and cfg.sweep is not None:  # a search over the config is `nncli sweep`'s business
+        cfg = cfg.model_copy(update={"sweep": None})
     if resume is not None:
-        run_dir = runs.resolve_run(resume, runs_dir)
-        state, _ = runs.load_checkpoint(run_dir)  # first: a format this version cannot resume is refused
-        saved = load_saved_config(run_dir / runs.CONFIG_FILE)
-        if cfg is not None and config_to_dict(cfg) != config_to_dict(saved):
-            raise ConfigError(f"--resume {run_dir}: the given config differs from the run's saved config "
-                              f"in {', '.join(_differences(config_to_dict(saved), config_to_dict(cfg)))}; "
-                              "resume with the run alone (nncli train --resume RUN)")
-        cfg = saved
-    else:
-        check(cfg, runs_dir)  # a typo in data.params, a missing file or run: exit 2, nothing written
-    t_import = time.perf_counter()
-    import_reader(cfg.data.path)  # pyarrow, for a file: counted with the other imports
-    timings["imports"] = timings.get("imports", 0.0) + time.perf_counter() - t_import
-    t_data = time.perf_counter()
-    ds = load_data(cfg, stop=(lambda: stop.signame) if stop is not None else None)
-    timings["data"] = time.perf_counter() - t_data
-    for line in ds.notes if say is not None else ():
-        say(line)
-    parts = build(cfg, ds, callbacks, runs_dir)
-    if state is not None:
-        try:
-            parts.trainer.load_state_dict(state)
-        except (KeyError, ValueError, TypeError) as e:
-            raise RunError(f"{run_dir}: the checkpoint does not match the run's model ({e})") from e
-        runs.remove_temp_files(run_dir)
-    return Job(cfg, ds, parts, run_dir, command, timings, t0)
+        run_dir, lock = rundir.take(resume, runs_dir)
+    elif into is not None:
+        run_dir = Path(into)
+        if (run_dir / runs.CHECKPOINT_FILE).exists():
+            raise RunError(f"{run_dir}: holds a checkpoint already; resume it instead of training into it")
+    try:
+        if resume is not None:
+            saved = rundir.run_config(run_dir)
+            cfg = cfg if cfg is not None else (_with_overrides(run_dir, overrides) if overrides else saved)
+            check_may_change(run_dir, saved, cfg)
+            saved_fold = _previous_summary(run_dir).get("fold")  # a fold of k-fold keeps its split
+            if isinstance(saved_fold, dict):
+                fold = (int(saved_fold["k"]), int(saved_fold["index"]) - 1)
+        else:
+            check(cfg, runs_dir)  # a typo in data.params, a missing file or run: exit 2, nothing written
+        check_resources(cfg)  # a model or data that cannot fit is refused before any allocation
+        t_import = time.perf_counter()
+        import_reader(cfg.data.path)  # pyarrow, for a file: counted with the other imports
+        timings["imports"] = timings.get("imports", 0.0) + time.perf_counter() - t_import
+        t_data = time.perf_counter()
+        ds = (loader(cfg) if loader is not load_data
+              else load_data(cfg, stop=(lambda: stop.signame) if stop is not None else None, folds=fold))
+        timings["data"] = time.perf_counter() - t_data
+        for line in ds.notes if say is not None and resume is None else ():  # a resume said it before
+            say(line)
+        parts = build(cfg, ds, callbacks, runs_dir)
+        if resume is not None:
+            used = rundir.restore(parts, ds, saved, run_dir)
+            t = parts.trainer
+            changed = resume_changes(run_dir, saved, cfg, {"epoch": t.epoch, "batch": t.batch,
+                                                           "stop_reason": t.stop_reason},
+                                     _previous_summary(run_dir).get("status"))
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    return Job(cfg, ds, parts, run_dir, command, timings, t0, lock, used,
+               resumed=resume is not None, changed=changed, fold=fold)
 
 
 def open_run(job: Job, runs_dir) -> tuple[Path, dict]:
     """Claim the run directory (or reuse the resumed one) and record ``status: running``."""
     cfg, ds, parts = job.cfg, job.ds, job.parts
     now = time.strftime("%Y-%m-%dT%H:%M:%S")
-    if job.run_dir is None:
-        run_dir = runs.claim_run_dir(runs_dir, cfg.name)
-        summary = {
-            "name": cfg.name, "dir": str(run_dir), "status": "running", "reason": None,
-            "dataset": ds.source, "task": ds.task, "seed": cfg.seed, **hyper(cfg),
-            "started": now, "command": job.command, "versions": versions(),
-            "n_params": int(parts.net.theta.size),
-            "samples": {"train": len(ds.X_train), "validation": len(ds.X_val), "test": len(ds.X_test)},
-            "data": ds.info,
-        }
-        if parts.transfer:
-            summary["transfer"] = parts.transfer
-        runs.atomic_write_text(run_dir / runs.CONFIG_FILE, dump_config(cfg))
-    else:  # the run keeps its history; each resume is recorded
-        run_dir = job.run_dir
-        summary = _previous_summary(run_dir)
-        summary["resumed"] = [*summary.get("resumed", []), {
-            "at": now, "epoch": parts.trainer.epoch, "batch": parts.trainer.batch, "command": job.command,
-            "versions": versions()}]
+    resumed = job.resumed
+    if not resumed:
+        job.run_dir, job.lock = rundir.claim(cfg, runs_dir, into=job.run_dir)
+    run_dir = job.run_dir
+    summary = {
+        "name": cfg.name, "dir": str(run_dir), "status": "running", "reason": None,
+        "dataset": ds.source, "task": ds.task, "seed": cfg.seed, **hyper(cfg),
+        "started": now, "command": job.command, "versions": versions(),
+        "n_params": int(parts.net.theta.size),
+        "samples": {"train": len(ds.X_train), "validation": len(ds.X_val), "test": len(ds.X_test)},
+        "data": ds.info,
+    }
+    if parts.transfer:
+        summary["transfer"] = parts.transfer
+    if job.fold is not None:
+        summary["fold"] = {"k": job.fold[0], "index": job.fold[1] + 1}
+    if resumed:  # the run keeps its history; each resume is recorded
+        previous = _previous_summary(run_dir)
+        job.segments = rundir.segments(previous, job.lock.previous)
+        summary = {**summary, **previous}
+        entry = {"at": now, "epoch": parts.trainer.epoch, "batch": parts.trainer.batch, "command": job.command,
+                 "from": job.restored_from or f"{runs.CONFIG_FILE} (no checkpoint: started again from epoch 0)",
+                 "versions": versions()}
+        if job.changed:
+            entry["changed"] = job.changed
+            if "training.epochs" in job.changed and getattr(parts.trainer.schedule, "uses_epochs", False):
+                entry["note"] = (f"the {cfg.optimizer.schedule.name} schedule depends on training.epochs: the "
+                                 "epochs still to run follow the new count, so the run differs from one "
+                                 "trained for that many epochs from the start")
+            runs.atomic_write_text(run_dir / runs.CONFIG_FILE, dump_config(cfg))
+            summary.update(hyper(cfg))
+        summary["resumed"] = [*summary.get("resumed", []), entry]
         summary.update(status="running", reason=None, resumable=False)
-    runs.write_summary(run_dir, summary)
+    summary["process"] = {"host": job.lock.record["host"], "pid": job.lock.record["pid"]}
+    job.lock.set_status("running", segment_start=time.time(), segment_seconds=None, segment_saved=False)
+    try:
+        runs.write_summary(run_dir, summary)
+    except RunError as e:  # the record says so: summary.json may keep an older status
+        _mark(job, run_dir, summary, "failed", _write_failure(e), e.exit_code)
+        raise
     return run_dir, summary
 
 
@@ -245,7 +279,8 @@ def fit(job: Job, run_dir: Path, summary: dict, stop: StopFlag) -> Outcome:
     failed and propagates with its traceback)."""
     ds, parts, trainer = job.ds, job.parts, job.parts.trainer
     writer = runs.BackgroundWriter()
-    trainer.callbacks.insert(0, RunRecorder(run_dir, writer, job.cfg.training.checkpoint_every, stop))
+    trainer.callbacks.insert(0, RunRecorder(run_dir, writer, job.cfg.training.checkpoint_every, stop,
+                                            rundir.saved_config(job.cfg), job.lock))
     t_fit = time.perf_counter()
     try:
         try:
@@ -259,18 +294,19 @@ def fit(job: Job, run_dir: Path, summary: dict, stop: StopFlag) -> Outcome:
         trainer.restore_best()
         err = DivergedError(f"{e}; run {run_dir} marked failed; {DIVERGED_HINT}", e.epoch, e.batch)
         err.run_dir = run_dir
-        return Outcome("failed", "non_finite_loss", error=err,
+        return Outcome("failed", "non_finite_loss", err.exit_code, error=err,
                        extra={"diverged_at": {"epoch": e.epoch, "batch": e.batch}})
     except RunError as e:
-        return Outcome("failed", _write_failure(e), save_model=False, error=e)
+        return Outcome("failed", _write_failure(e), e.exit_code, save_model=False, error=e)
     except BaseException as e:
-        _mark(run_dir, summary, "failed", f"error: {type(e).__name__}: {e}")
+        _mark(job, run_dir, summary, "failed", f"error: {type(e).__name__}: {e}", 1)
         raise
     if trainer.stop_training:
         signame = stop.signame or "sigint"
         where = f"after epoch {trainer.epoch}" if trainer.batch == 0 else \
             f"in epoch {trainer.epoch + 1} after batch {trainer.batch}"
-        return Outcome("killed", signame, extra={"resumable": True}, error=Interrupted(signame, run_dir, where))
+        err = Interrupted(signame, run_dir, where)
+        return Outcome("killed", signame, err.exit_code, extra={"resumable": True}, error=err)
     return Outcome("finished", trainer.stop_reason)
 
 
@@ -281,12 +317,12 @@ def conclude(job: Job, run_dir: Path, summary: dict, outcome: Outcome) -> dict:
         if outcome.status == "killed":
             # the exact state to resume from first; then, like a finished run, the model so far
             # (the best epoch's weights under early stopping) so evaluate and predict work on it
-            runs.save_checkpoint(run_dir, trainer.state_dict())
+            runs.save_checkpoint(run_dir, trainer.state_dict(), rundir.saved_config(job.cfg))
             if trainer.early_stopping and trainer.early_stopping.restore_best:
                 trainer.restore_best()
         summary = _write_results(job, run_dir, summary, outcome)
     except RunError as e:  # trained, but the results could not be written: the status must say so
-        _mark(run_dir, summary, "failed", _write_failure(e))
+        _mark(job, run_dir, summary, "failed", _write_failure(e), e.exit_code)
         raise
     if outcome.error is not None:
         raise outcome.error
@@ -295,60 +331,87 @@ def conclude(job: Job, run_dir: Path, summary: dict, outcome: Outcome) -> dict:
 
 def train(cfg: Config | None, *, runs_dir: str | Path = "runs", resume: str | None = None,
           callbacks=(), stop: StopFlag | None = None, command: str = "",
-          timings: dict | None = None, on_start=None, say=None) -> tuple[Path, dict]:
+          timings: dict | None = None, on_start=None, say=None, overrides=(), into: Path | None = None,
+          loader=load_data, fold: tuple[int, int] | None = None) -> tuple[Path, dict]:
     """Train ``cfg`` into a new run directory (or continue ``resume``); returns (dir, summary).
 
     ``on_start(run_dir, summary)`` is called once the directory is claimed, before the first
     batch (the summary holds what was transferred and, for a resume, where it picks up).
+    ``overrides`` change a resumed run's saved config (keys of RESUME_MAY_CHANGE only);
+    ``into`` is a directory the caller claimed to train into instead of a new one (a sweep's
+    trial); ``loader`` turns a config into its Dataset (a sweep's worker caches them).
     Raises DivergedError, Interrupted or RunError after marking the run's status, with the
     error's ``run_dir`` and ``summary`` set; ConfigError and DataError are raised before any
     directory is created.
     """
     stop = stop or StopFlag()
     job = prepare(cfg, runs_dir=runs_dir, resume=resume, callbacks=callbacks, command=command,
-                  timings=dict(timings or {}), stop=stop, say=say)
-    if stop.signame:
-        raise Interrupted(stop.signame)
-    run_dir, summary = open_run(job, runs_dir)
+                  timings=dict(timings or {}), stop=stop, say=say, overrides=overrides, into=into, loader=loader,
+                  fold=fold)
     try:
-        if on_start is not None:
-            on_start(run_dir, summary)
-        outcome = fit(job, run_dir, summary, stop)
-        return run_dir, conclude(job, run_dir, summary, outcome)
-    except NncliError as e:  # the caller can say which run it ended, and how
-        e.run_dir, e.summary = run_dir, summary
-        raise
+        if stop.signame:
+            raise Interrupted(stop.signame)
+        run_dir, summary = open_run(job, runs_dir)
+        try:
+            if on_start is not None:
+                on_start(run_dir, summary)
+            outcome = fit(job, run_dir, summary, stop)
+            return run_dir, conclude(job, run_dir, summary, outcome)
+        except NncliError as e:  # the caller can say which run it ended, and how
+            e.run_dir, e.summary = run_dir, summary
+            raise
+    finally:
+        if job.lock is not None:
+            job.lock.release()
 
 
 # ---------------------------------------------------------------- helpers
 def _previous_summary(run_dir: Path) -> dict:
     try:
-        return runs.read_summary(run_dir)
-    except RunError:  # damaged: start a fresh one rather than refuse to continue
-        return {"dir": str(run_dir)}
+        summary = runs.read_summary(run_dir)
+    except RunError:  # damaged or never written (a full disk): start a fresh one rather than refuse
+        return {}
+    summary.pop("damaged", None)  # values of the wrong type were dropped on reading
+    return summary
 
 
 def _write_failure(e: RunError) -> str:
     return "disk_full" if "No space" in str(e) else f"error: {e}"
 
 
-def _differences(a: dict, b: dict, prefix: str = "") -> list[str]:
-    keys = []
-    for k in sorted(set(a) | set(b)):
-        if isinstance(a.get(k), dict) and isinstance(b.get(k), dict):
-            keys += _differences(a[k], b[k], f"{prefix}{k}.")
-        elif a.get(k) != b.get(k):
-            keys.append(prefix + k)
-    return keys
+def _with_overrides(run_dir: Path, overrides) -> Config:
+    """The run's saved config with ``--set`` overrides applied (a resume that trains longer)."""
+    from nncli.config import load_config
+
+    return load_config(run_dir / runs.CONFIG_FILE, overrides)
 
 
-def _mark(run_dir, summary, status, reason, **extra):
-    """Record a final status; a failure to write it must not hide the original error."""
+def _mark(job: Job, run_dir, summary, status, reason, exit_code, **extra):
+    """Record a final status: in the lock's record (which needs no new disk blocks), then in
+    summary.json; a failure to write either must not hide the original error."""
     summary.update(status=status, reason=reason, **extra)
+    try:
+        job.lock.set_status(status, reason, exit_code, segment_seconds=time.perf_counter() - job.t0)
+    except NncliError:
+        pass
     try:
         runs.write_summary(run_dir, summary)
     except NncliError:
         pass
+
+
+def _verdict(job: Job, final: dict) -> dict:
+    """The bias/variance verdict (nncli.verdict) as the summary's diagnosis."""
+    v = verdict.for_run(job.ds.task, final, verdict.run_baseline(job.cfg, job.parts, job.ds)) if final else None
+    return {"diagnosis": v.text() if v else None, "verdict": v.as_dict() if v else None}
+
+
+def _switch(history: list[dict]) -> dict:
+    """When an optimizer that switches (SWATS) switched, and to what rate."""
+    row = next((r for r in history if r.get("switch_step")), None)
+    if row is None:
+        return {}
+    return {"optimizer_switch": {"epoch": row["epoch"], "step": row["switch_step"], "sgd_lr": row["sgd_lr"]}}
 
 
 def _write_results(job: Job, run_dir: Path, summary: dict, outcome: Outcome) -> dict:
@@ -358,16 +421,26 @@ def _write_results(job: Job, run_dir: Path, summary: dict, outcome: Outcome) -> 
     if outcome.save_model and np.isfinite(parts.net.theta).all():
         final = final_metrics(parts, ds)
         t_write = time.perf_counter()
-        runs.save_model(run_dir, model_arrays(parts, ds))
+        runs.save_model(run_dir, model_arrays(parts, ds, job.cfg))
         timings["write"] = time.perf_counter() - t_write
     best = None
     if trainer.best is not None:
         best = {"epoch": trainer.best[1], "value": trainer.best[0],
                 "monitor": trainer.early_stopping.monitor if trainer.early_stopping else
                 ("val_loss" if len(ds.X_val) else "loss")}
+    seconds = time.perf_counter() - job.t0
+    segments = [*job.segments, {"started": summary["resumed"][-1]["at"] if summary.get("resumed") else
+                                summary["started"], "seconds": seconds, "status": outcome.status}]
     summary.update(status=outcome.status, reason=outcome.reason, epochs_run=trainer.epoch, final=final,
-                   best=best, diagnosis=diagnose(ds.task, final),
+                   best=best, **_verdict(job, final), **_switch(trainer.history),
                    history_last=trainer.history[-1] if trainer.history else None,
-                   wall_time=time.perf_counter() - job.t0, timings=timings, **outcome.extra)
+                   wall_time=sum(s["seconds"] for s in segments), segments=segments, timings=timings,
+                   **outcome.extra)
+    job.lock.set_status(outcome.status, outcome.reason, outcome.exit_code, segment_seconds=seconds)
     runs.write_summary(run_dir, summary)
+    try:
+        job.lock.set_status(outcome.status, outcome.reason, outcome.exit_code, segment_seconds=seconds,
+                            segment_saved=True)
+    except RunError:
+        pass  # the summary has the segment; counting it twice later is the worst that can happen
     return summary

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import csv
 import difflib
+import errno
 import io
-import json
 import os
 import re
 import secrets
@@ -30,12 +30,27 @@ from nncli.atomic import (  # noqa: F401  (re-exported: the run store's file pri
     write_json,
 )
 from nncli.atomic import _unlink
-from nncli.checkpoint import MODEL_FORMAT, READS_MODEL, check_format, decode_checkpoint, encode_checkpoint
+from nncli.checkpoint import (
+    MODEL_FORMAT,
+    READS_CHECKPOINT,
+    READS_MODEL,
+    check_format,
+    decode_checkpoint,
+    encode_checkpoint,
+)
 from nncli.errors import ConfigError, FormatError, RunError
+from nncli.paths import check_path
+from nncli.runlock import LockState, probe, process_alive
+from nncli.summary import (  # noqa: F401  (re-exported: part of the run store)
+    MAX_SUMMARY_BYTES,
+    SUMMARY_FILE,
+    clean_summary,
+    read_summary,
+    write_summary,
+)
 
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.csv"
-SUMMARY_FILE = "summary.json"
 MODEL_FILE = "model.npz"
 CHECKPOINT_FILE = "checkpoint.npz"
 CHECKPOINT_PREV_FILE = "checkpoint.prev.npz"
@@ -57,9 +72,11 @@ def check_name(name) -> str:
 def claim_run_dir(root: str | Path, name: str) -> Path:
     """Create and return a fresh root/<YYYYmmdd-HHMMSS>-<6 hex>-<name>; never reuses a directory."""
     check_name(name)
-    root = Path(root)
+    root = Path(check_path(root, "runs directory"))
     try:
         root.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as e:  # a file, or a symbolic link that leads nowhere
+        raise RunError(f"cannot use {root} as the runs directory: {_not_a_directory(root)}") from e
     except OSError as e:
         raise RunError(f"cannot create the runs directory {root}: {e.strerror or e}") from e
     real_root = root.resolve()
@@ -75,6 +92,18 @@ def claim_run_dir(root: str | Path, name: str) -> Path:
             raise RunError(f"cannot create a run directory in {root}: {e.strerror or e}") from e
         return run_dir
     raise RunError(f"cannot create a run directory in {root}: {_CLAIM_TRIES} names were taken")
+
+
+def _not_a_directory(path: Path) -> str:
+    if not os.path.islink(path):
+        return "it exists and is not a directory"
+    try:
+        os.stat(path)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "it is a symbolic link in a loop (a link that leads back to itself)"
+        return f"it is a symbolic link to {os.readlink(path)}, which does not exist"
+    return "it is a symbolic link to something that is not a directory"
 
 
 # ---------------------------------------------------------------- metrics.csv
@@ -178,30 +207,32 @@ def read_metrics_csv(path) -> list[dict]:
         raise RunError(f"{path}: cannot read metrics ({e})") from e
 
 
-# ---------------------------------------------------------------- summary, checkpoints
+# ---------------------------------------------------------------- checkpoints
 
-def write_summary(run_dir, summary: dict) -> None:
-    write_json(Path(run_dir) / SUMMARY_FILE, summary)
-
-
-def read_summary(run_dir) -> dict:
-    path = Path(run_dir) / SUMMARY_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise RunError(f"{path}: no such file") from e
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise RunError(f"{path}: corrupt or not an nncli file ({e})") from e
-    if not isinstance(data, dict):
-        raise RunError(f"{path}: corrupt or not an nncli file (expected a JSON object)")
-    return data
-
-
-def save_checkpoint(run_dir, state: dict) -> None:
-    """Write checkpoint.npz from a trainer's state; the one it replaces is kept as checkpoint.prev.npz."""
+def save_checkpoint(run_dir, state: dict, extra: dict | None = None) -> None:
+    """Write checkpoint.npz from a trainer's state (and ``extra`` arrays: the run's config);
+    the one it replaces is kept as checkpoint.prev.npz."""
     run_dir = Path(run_dir)
-    atomic_write_bytes(run_dir / CHECKPOINT_FILE, npz_bytes(encode_checkpoint(state)),
+    atomic_write_bytes(run_dir / CHECKPOINT_FILE, npz_bytes(encode_checkpoint(state, extra)),
                        keep_previous=run_dir / CHECKPOINT_PREV_FILE)
+
+
+def check_checkpoint_format(run_dir) -> None:
+    """FormatError when the newest checkpoint was written in a format this version cannot
+    resume: said first, before any data is loaded. Damage is left to ``load_checkpoint``."""
+    for name in (CHECKPOINT_FILE, CHECKPOINT_PREV_FILE):
+        path = Path(run_dir) / name
+        try:
+            arrays = load_npz(path, keys={"format"})
+        except RunError:
+            continue
+        check_format(arrays, path, READS_CHECKPOINT, "checkpoint")
+        return
+
+
+def has_checkpoint(run_dir) -> bool:
+    """Whether any checkpoint file exists (usable or not): a run without one never saved a state."""
+    return any(os.path.lexists(Path(run_dir) / name) for name in (CHECKPOINT_FILE, CHECKPOINT_PREV_FILE))
 
 
 def remove_temp_files(run_dir) -> None:
@@ -210,15 +241,18 @@ def remove_temp_files(run_dir) -> None:
         _unlink(str(p))
 
 
-def load_checkpoint(run_dir) -> tuple[dict, str]:
+def load_checkpoint(run_dir, check=None) -> tuple[dict, str]:
     """(trainer state, file name) from checkpoint.npz, or from checkpoint.prev.npz if the newest
-    cannot be read or decoded."""
+    cannot be read, does not decode, or fails ``check(state)`` (a ValueError: it does not fit)."""
     run_dir = Path(run_dir)
     reasons = []
     for name in (CHECKPOINT_FILE, CHECKPOINT_PREV_FILE):
         path = run_dir / name
         try:
-            return decode_checkpoint(load_npz(path), path), name
+            state = decode_checkpoint(load_npz(path), path)
+            if check is not None:
+                check(state)
+            return state, name
         except FormatError:
             raise
         except RunError as e:
@@ -263,8 +297,8 @@ def resolve_run(path_or_name: str, root="runs") -> Path:
     A name is either a directory name in root or a run name, in which case the newest run
     with that name is used (directory names start with a timestamp, so they sort by age).
     """
-    root = Path(root)
-    given = Path(path_or_name)
+    root = Path(check_path(root, "runs directory"))
+    given = Path(check_path(path_or_name, "run"))
     candidates = [given]
     if given.name == str(path_or_name) and path_or_name not in ("", ".", ".."):
         candidates.append(root / path_or_name)
@@ -282,15 +316,55 @@ def resolve_run(path_or_name: str, root="runs") -> Path:
     raise RunError(f"no run '{path_or_name}': not a directory and no run of that name in {root}{tip}")
 
 
+FINAL_STATUSES = ("finished", "killed", "failed")
+
+
+def effective_status(summary: dict, lock: LockState | None) -> str:
+    """A run's true status from its summary and its lock (``runlock.probe``).
+
+    ``running`` only while a live process holds the lock; ``dead`` when the process that was
+    training it is gone without recording an end (SIGKILL, power loss: resumable). The status
+    record in run.lock wins over summary.json, which a full disk may have left behind.
+    """
+    recorded = summary.get("status") if isinstance(summary.get("status"), str) else None
+    if lock is None:  # a run written before run locks
+        if recorded == "running" and isinstance(summary.get("process"), dict) \
+                and process_alive(summary["process"]) is False:
+            return "dead"
+        return recorded or "unknown"
+    if lock.held:
+        return "running"
+    status = lock.record.get("status")
+    status = status if isinstance(status, str) else recorded
+    if status == "running":
+        alive = False if lock.held is False else process_alive(lock.record)
+        return "dead" if alive is False else "running"
+    return status or "unknown"
+
+
+def run_row(run_dir: Path) -> dict:
+    """{"dir": ..., **summary} with the effective status (and, when the status comes from the
+    lock's record, its reason); what ``nncli runs`` shows for one run."""
+    try:
+        summary = read_summary(run_dir)
+    except RunError:
+        summary = {}
+    lock = probe(run_dir)
+    row = {"dir": str(run_dir), **{k: v for k, v in summary.items() if k != "dir"}}
+    row["status"] = effective_status(summary, lock)
+    if lock is not None and row["status"] != summary.get("status"):
+        row["recorded_status"] = summary.get("status")
+        if row["status"] == lock.record.get("status"):
+            row["reason"] = lock.record.get("reason")
+    if row["status"] in ("dead", "killed"):
+        row["resumable"] = True
+    if lock is not None and lock.record.get("pid") is not None:
+        row["process"] = {k: lock.record.get(k) for k in ("host", "pid", "heartbeat")}
+    return row
+
+
 def list_runs(root) -> list[dict]:
-    """One dict per run directory in root, {"dir": ..., **summary}, sorted by directory name."""
-    out = []
-    for p in _run_dirs(Path(root)):
-        try:
-            summary = read_summary(p)
-        except RunError:
-            summary = {"status": "unknown"}
-        out.append({"dir": str(p), **{k: v for k, v in summary.items() if k != "dir"}})
-    return out
+    """One ``run_row`` per run directory in root, sorted by directory name."""
+    return [run_row(p) for p in _run_dirs(Path(check_path(root, "runs directory")))]
 
 

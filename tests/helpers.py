@@ -102,5 +102,27 @@ FULL = textwrap.dedent("""\
         min_delta: 0.001
         restore_best: false
       checkpoint_every: 50
+    baseline:
+      error: 0.02
+      loss: 0.05
     plots: false
+    sweep:
+      strategy: halving
+      trials: 9
+      seed: 3
+      metric: val_loss
+      eta: 2
+      min_epochs: 2
+      params:
+        optimizer.lr: loguniform(1e-4, 1e-2)
+        model.hidden: [[64, 32], [32, 16]]
     """)
+
+
+NOT_WEIGHTS = ("meta", "config", "config_sha256")  # what a run's name or history changes in model.npz
+
+
+def same_weights(a, b) -> bool:
+    """Whether two runs' model.npz hold the same arrays (weights, preprocessing, classes)."""
+    x, y = load_arrays(Path(a) / "model.npz"), load_arrays(Path(b) / "model.npz")
+    return x.keys() == y.keys() and all(np.array_equal(x[k], y[k]) for k in x if k not in NOT_WEIGHTS)

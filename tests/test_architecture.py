@@ -30,12 +30,15 @@ LAYERS = {
 }
 # a module (file stem or folder) -> its layer
 PLACE = {
-    "errors": "errors", "nn": "nn", "config": "config", "data": "data",
-    "runs": "store", "atomic": "store", "checkpoint": "store",
+    "errors": "errors", "paths": "errors", "memory": "errors", "nn": "nn", "config": "config", "data": "data",
+    "runs": "store", "atomic": "store", "checkpoint": "store", "runlock": "store",
+    "summary": "store",
     "build": "build", "blas": "blas",
-    "runner": "work", "inference": "work", "sweep": "work", "rundata": "work", "predictions": "work",
-    "views": "views", "textplot": "views",
+    "runner": "work", "inference": "work", "sweep": "work", "rundata": "work", "predictions": "work", "listing": "work",
+    "rundir": "work", "verdict": "work", "folds": "work", "teach": "work",
+    "views": "views", "textplot": "views", "teachviews": "views",
     "canvas": "pictures", "figures": "pictures", "plots": "pictures", "report": "pictures",
+    "teachplots": "pictures",
     "cli": "cli", "__main__": "cli", "__init__": "version",
 }
 # what the numeric core may import, beyond itself

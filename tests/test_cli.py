@@ -413,7 +413,7 @@ def three_runs(tmp_path, nncli):
 def test_runs_table_lists_every_run(three_runs, nncli):
     r = nncli("runs", three_runs)
     assert r.code == 0, r.err
-    assert "3 runs" in r.out  # the table is the result
+    assert "3 runs" in r.err  # piped: the table is the result, the title a message
     for run in run_dirs(three_runs):
         assert run.name in r.out  # whole names, even when stdout is not a terminal
     assert r.out.count("finished") == 3
@@ -441,10 +441,13 @@ def test_runs_bad_sort_suggests(three_runs, nncli):
     assert "Traceback" not in r.err
 
 
-def test_runs_of_an_empty_or_missing_directory(tmp_path):
-    result = invoke("runs", tmp_path / "none", "--json")
+def test_runs_of_an_empty_or_missing_directory(tmp_path, nncli):
+    (tmp_path / "empty").mkdir()
+    result = invoke("runs", tmp_path / "empty", "--json")
     assert result.exit_code == 0
     assert json.loads(result.stdout) == []
+    r = nncli("runs", tmp_path / "none")
+    assert r.code == 4 and "no such runs directory" in r.err
 
 
 # ---------------------------------------------------------------- config
@@ -575,48 +578,6 @@ def test_no_color_on_a_terminal_means_plain_text(tmp_path):
     # without NO_COLOR a terminal does get colour, so the check above can fail
     rc, seen = _run_in_pty(["train", tmp_path / "missing.yaml"], _env(TERM="xterm"))
     assert rc == 2 and b"\x1b[" in seen
-
-
-# ---------------------------------------------------------------- sweep
-def test_sweep_trains_every_combination_and_prints_each_run(tmp_path, nncli):
-    cfg = write(tmp_path / "iris.yaml", IRIS)
-    r = nncli("sweep", cfg, "--grid", "optimizer.lr=[0.1, 0.01]", "--grid", "model.hidden=[[4], [8, 8]]",
-              "--runs-dir", tmp_path / "runs")
-    assert r.code == 0, r.err
-    dirs = [Path(line) for line in r.out.splitlines()]
-    assert len(dirs) == 4 and sorted(dirs) == run_dirs(tmp_path / "runs")
-    seen = set()
-    for d in dirs:
-        saved = load_config(d / "config.yaml")
-        seen.add((saved.optimizer.lr, tuple(saved.model.hidden)))
-        assert saved.name.startswith("iris-")
-        assert json.loads((d / "summary.json").read_text())["status"] == "finished"
-    assert seen == {(0.1, (4,)), (0.1, (8, 8)), (0.01, (4,)), (0.01, (8, 8))}
-    assert "best:" in r.err
-
-
-def test_sweep_validates_every_combination_before_training(tmp_path, nncli):
-    cfg = write(tmp_path / "iris.yaml", IRIS)
-    r = nncli("sweep", cfg, "--grid", "optimizer.lr=[0.1, -1]", "--runs-dir", tmp_path / "runs")
-    assert r.code == 2
-    assert "combination 2" in r.err and "optimizer.lr" in r.err
-    assert run_dirs(tmp_path / "runs") == []
-
-
-def test_sweep_grid_must_be_a_list(tmp_path, nncli):
-    cfg = write(tmp_path / "iris.yaml", IRIS)
-    r = nncli("sweep", cfg, "--grid", "optimizer.lr=0.1", "--runs-dir", tmp_path / "runs")
-    assert r.code == 2 and "non-empty list" in r.err
-
-
-def test_sweep_goes_on_after_a_diverged_run_and_exits_3(tmp_path, nncli):
-    cfg = write(tmp_path / "div.yaml", "name: div\ndata: {dataset: digits, subset: 300, scaling: none}\n"
-                                       "optimizer: {name: sgd}\ntraining: {epochs: 3, batch_size: 64}\n")
-    r = nncli("sweep", cfg, "--grid", "optimizer.lr=[1000000.0, 0.001]", "--runs-dir", tmp_path / "runs", "--json")
-    assert r.code == 3
-    results = json.loads(r.out)
-    assert [x["status"] for x in results] == ["failed", "finished"]
-    assert results[0]["reason"] == "non_finite_loss"
 
 
 # ---------------------------------------------------------------- transfer learning

@@ -68,7 +68,7 @@ def test_config_validate_takes_many_files_one_line_each(tmp_path, nncli):
     ("data: {dataset: make_moons, params: {nosie: 0.1}}",
      "data.params.nosie: make_moons has no parameter 'nosie'; accepted: n_samples, noise, random_state, "
      "shuffle (did you mean 'noise'?)"),
-    ("data: {path: no-such-file.csv}", "data.path: no such file 'no-such-file.csv' (a relative path is read from"),
+    ("data: {path: no-such-file.csv}", "data.path: no such file '{tmp}/no-such-file.csv'"),  # beside the config
     ("model: {init_from: no-such-run}", "model.init_from: no run 'no-such-run': not a directory and no run"),
     ("data: {path: x.csv, params: {noise: 0.1}}", "data.params: {\"noise\": 0.1} has no effect"),
 ])
@@ -76,6 +76,7 @@ def test_what_used_to_fail_at_train_time_fails_validate_and_train_alike(text, sa
     monkeypatch.chdir(tmp_path)
     write(tmp_path / "x.csv", "a,y\n1,0\n2,1\n")
     cfg = write(tmp_path / "cfg.yaml", text + "\ntraining: {epochs: 1}\n")
+    says = says.replace("{tmp}", str(tmp_path))
     r = nncli("config", "validate", cfg)
     assert r.code == 2 and says in r.err and r.out == "", r.err
     r = nncli("train", cfg, "--runs-dir", tmp_path / "runs")

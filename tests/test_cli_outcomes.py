@@ -120,8 +120,8 @@ def test_transfer_says_what_it_loaded_reinitialized_and_froze(tmp_path, nncli):
     r = nncli("train", tuned, "--runs-dir", root, "--no-progress")
     assert r.code == 0, r.err
     base_run = next(p for p in run_dirs(root) if p.name.endswith("-base"))
-    assert r.err.splitlines()[0] == (f"transfer from {base_run}: loaded dense0; reinitialized dense1, dense2 "
-                                     "(another shape); frozen dense0, relu0")
+    assert r.err.splitlines()[1] == (  # after the line about the data
+        f"transfer from {base_run}: loaded dense0; reinitialized dense1, dense2 (another shape); frozen dense0, relu0")
     assert nncli("train", tuned, "--runs-dir", root, "--quiet").err == ""
 
 

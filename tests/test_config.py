@@ -140,6 +140,7 @@ OPTIMIZER_EXAMPLES = {
     "nadam": dict(lr=0.05, betas=[0.8, 0.99], eps=1e-7, weight_decay=0.001, momentum_decay=0.01),
     "radam": dict(lr=0.05, betas=[0.8, 0.99], eps=1e-7, weight_decay=0.001),
     "adabound": dict(lr=0.05, betas=[0.8, 0.99], eps=1e-7, weight_decay=0.001, final_lr=0.2, gamma=0.01),
+    "swats": dict(lr=0.05, betas=[0.8, 0.99], eps=1e-7, weight_decay=0.001, switch_tol=0.01),
 }
 SCHEDULE_EXAMPLES = {
     "constant": {},

@@ -1,10 +1,12 @@
 """Configs as a newcomer writes them: run names from the file, names from scikit-learn and Keras,
 shorthands, and problems found by `config validate` rather than halfway into `train`."""
 
+import os
+
 import pytest
 import yaml
-
 from helpers import write
+
 from nncli.config import load_config
 from nncli.errors import ConfigError
 
@@ -90,7 +92,8 @@ def test_a_path_on_a_config_with_a_dataset_says_how_to_train_on_the_file(tmp_pat
                                           r"--set data.dataset=null\)"):
         load_config(digits, ["data.path=houses.csv"])
     # and doing so works; a config that never named a dataset takes the path alone
-    assert load_config(digits, ["data.path=houses.csv", "data.dataset=null"]).data.path == "houses.csv"
+    path = load_config(digits, ["data.path=houses.csv", "data.dataset=null"]).data.path
+    assert path == os.path.abspath("houses.csv")  # an override's path: from where the command was typed
     assert load_config("-", ["data.path=houses.csv"], text="seed: 0\n").data.dataset is None
 
 
@@ -129,8 +132,9 @@ def test_a_key_of_a_schedule_that_is_off_is_refused_naming_the_key_to_set(tmp_pa
 
 # ---------------------------------------------------------------- what used to be ignored
 def test_sgd_applies_its_momentum(tmp_path):
-    from nncli import runner
     from helpers import load_arrays
+
+    from nncli import runner
 
     def weights(optimizer: str) -> dict:
         text = f"data: {{dataset: iris}}\noptimizer: {optimizer}\ntraining: {{epochs: 3, early_stopping: false}}\n"

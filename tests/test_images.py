@@ -226,8 +226,10 @@ plots: false
 
 def test_a_sweep_over_a_cnn(tmp_path, nncli):
     r = nncli("sweep", cnn(tmp_path, epochs=1), "--grid", "optimizer.lr=[0.01, 0.001]",
-              "--runs-dir", tmp_path / "runs")
+              "--runs-dir", tmp_path / "runs", "--json", "--quiet")
     assert r.code == 0, r.err
-    dirs = [Path(line) for line in r.out.splitlines()]
-    assert len(dirs) == 2
-    assert all(json.loads((d / "summary.json").read_text())["status"] == "finished" for d in dirs)
+    events = [json.loads(line) for line in r.out.splitlines()]
+    trials = [e for e in events if e["event"] == "trial"]
+    assert len(trials) == 2 and all(e["status"] == "finished" and Path(e["run_dir"]).is_dir() for e in trials)
+    best = load_config("-", text=events[-1]["config"])
+    assert best.model.images and best.optimizer.lr in (0.01, 0.001)

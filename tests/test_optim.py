@@ -127,6 +127,11 @@ HAND["radam"] = (dict(lr=0.1, betas=(0.5, 0.9), eps=0.0), [[0.95, -1.9], [0.95 -
 ADABOUND = dict(lr=0.1, betas=(0.5, 0.5), eps=0.0, final_lr=0.15, gamma=1.0)
 HAND["adabound"] = (ADABOUND, [[0.925, -1.9], [0.86875, -1.975]])
 
+# SWATS in its Adam phase is the paper's Adam step (eps after the root, without PyTorch's
+# rescaling; with eps = 0 the two agree): the same two steps as adam. The switch test does not
+# pass at step 2 (see test_swats_switches_to_sgd_with_the_learned_rate for the numbers).
+HAND["swats"] = (ADAM, HAND["adam"][1])
+
 
 def test_every_optimizer_has_a_hand_worked_test():
     assert set(HAND) == set(OPTIMIZERS)
@@ -165,6 +170,7 @@ DEFAULTS = {
     "nadam": dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3),
     "radam": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0),
     "adabound": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, final_lr=0.1, gamma=1e-3),
+    "swats": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-9, weight_decay=0.0, switch_tol=1e-3),
 }
 
 
@@ -306,7 +312,8 @@ def _build(name, p, g, lookahead=False):
 # one parameter vector, so the state's keys carry no parameter index
 STATE_KEYS = {"sgd": set(), "momentum": {"v"}, "nesterov": {"v"}, "adagrad": {"sum"}, "rmsprop": {"v"},
               "adam": {"m", "v"}, "adamw": {"m", "v"}, "amsgrad": {"m", "v", "vmax"},
-              "nadam": {"m", "v", "mu_product"}, "radam": {"m", "v"}, "adabound": {"m", "v"}}
+              "nadam": {"m", "v", "mu_product"}, "radam": {"m", "v"}, "adabound": {"m", "v"},
+              "swats": {"m", "a", "v", "lam", "sgd_lr", "switch_step"}}
 
 
 @pytest.mark.parametrize("lookahead", [False, True])

@@ -136,7 +136,8 @@ def test_several_runs_are_overlaid_with_a_legend_from_their_differences(trained,
 
 def test_legend_labels_name_only_the_keys_that_differ(tmp_path):
     cfg = write(tmp_path / "iris.yaml", IRIS)
-    code, out, err = cli("sweep", cfg, "--runs-dir", tmp_path / "runs", "--quiet", "--set", "plots=false",
+    # the sweep's directory is tmp_path/runs: a directory of runs, one per trial
+    code, out, err = cli("sweep", cfg, "--runs-dir", tmp_path, "--name", "runs", "--quiet", "--set", "plots=false",
                          "--grid", "optimizer.lr=[0.1, 0.01]", "--grid", "model.hidden=[[4], [8, 8]]")
     assert code == 0, err
     run_list = [rundata.read_run(p) for p in run_dirs(tmp_path / "runs")]
@@ -145,12 +146,13 @@ def test_legend_labels_name_only_the_keys_that_differ(tmp_path):
         "model.hidden=[4], optimizer.lr=0.1", "model.hidden=[8, 8], optimizer.lr=0.1",
         "model.hidden=[4], optimizer.lr=0.01", "model.hidden=[8, 8], optimizer.lr=0.01"])
     # runs picked by a glob pattern over their names, by a directory of runs, or one by one;
-    # a sweep's runs (started within a second or so) in the order of their names
-    by_name = sorted(run_dirs(tmp_path / "runs"), key=lambda p: (p.name[:15], p.name[23:]))
-    assert rundata.select_runs(["iris-*"], tmp_path / "runs") == by_name
+    # a sweep's trials in the order of their names (t000, t001, ...)
+    by_name = run_dirs(tmp_path / "runs")
+    assert [p.name[:4] for p in by_name] == ["t000", "t001", "t002", "t003"]
+    assert rundata.select_runs(["t00*"], tmp_path / "runs") == by_name
     assert rundata.select_runs([str(tmp_path / "runs")]) == by_name
-    second = [p for p in run_dirs(tmp_path / "runs") if p.name.endswith("-iris-2")]
-    assert rundata.select_runs(["iris-2", "iris-2"], tmp_path / "runs") == second
+    second = by_name[1]
+    assert rundata.select_runs([second.name, second.name], tmp_path / "runs") == [second]
 
 
 def test_what_differs_is_said_with_dotted_keys():

@@ -89,11 +89,12 @@ def assert_self_contained(path: Path) -> Page:
 
 def test_report_compares_runs_in_one_self_contained_file(tmp_path, nncli):
     cfg = write(tmp_path / "iris.yaml", IRIS)
-    r = nncli("sweep", cfg, "--runs-dir", tmp_path / "runs", "--quiet", "--set", "plots=false",
+    # the sweep's directory is tmp_path/runs: a directory of runs, one per trial
+    r = nncli("sweep", cfg, "--runs-dir", tmp_path, "--name", "runs", "--quiet", "--set", "plots=false",
               "--grid", "optimizer.lr=[0.1, 0.01]", "--grid", "model.hidden=[[4], [8]]")
     assert r.code == 0, r.err
     out = tmp_path / "report.html"
-    r = nncli("report", "iris-*", "--runs-dir", tmp_path / "runs", "-o", out)
+    r = nncli("report", "t00*", "--runs-dir", tmp_path / "runs", "-o", out)
     assert (r.code, r.out) == (0, f"{out}\n"), r.err
     assert out.stat().st_size < MAX_BYTES
     page = assert_self_contained(out)
@@ -101,7 +102,7 @@ def test_report_compares_runs_in_one_self_contained_file(tmp_path, nncli):
     assert page.heads[:4] == ["run", "status", "model.hidden", "optimizer.lr"]
     assert {"test accuracy", "validation accuracy", "train accuracy", "test loss"} <= set(page.heads)
     body = [row for row in page.rows if row and len(row) == len(page.heads)]
-    assert sorted(row[0] for row in body) == ["iris-1", "iris-2", "iris-3", "iris-4"]
+    assert sorted(row[0] for row in body) == ["iris-t000", "iris-t001", "iris-t002", "iris-t003"]
     runs_ = {r.name: r for r in map(rundata.read_run, run_dirs(tmp_path / "runs"))}
     for row in body:
         final = runs_[row[0]].summary["final"]
@@ -195,8 +196,8 @@ def test_the_report_of_a_six_run_sweep_renders_in_chromium(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     runs_dir = tmp_path / "runs"
     sweep = subprocess.run(
-        [sys.executable, "-m", "nncli", "sweep", str(ROOT / "configs" / "digits.yaml"), "--runs-dir", str(runs_dir),
-         "--quiet", "--set", "training.epochs=6", "--grid", "optimizer.lr=[0.01, 0.001]",
+        [sys.executable, "-m", "nncli", "sweep", str(ROOT / "configs" / "digits.yaml"), "--runs-dir", str(tmp_path),
+         "--name", "runs", "--quiet", "--set", "training.epochs=6", "--grid", "optimizer.lr=[0.01, 0.001]",
          "--grid", "model.hidden=[[16], [32], [64]]"], env=env, capture_output=True, text=True, timeout=600)
     assert sweep.returncode == 0, sweep.stderr
     assert len(run_dirs(runs_dir)) == 6

@@ -11,7 +11,8 @@ import json
 import os
 import sys
 
-from nncli.cli import config, see, train, use  # noqa: F401  (each module registers its commands)
+# each module registers its commands; the order here is the order of `nncli --help`
+from nncli.cli import train, use, runs, sweep, see, teach, config  # noqa: F401, I001
 from nncli.cli.app import _console, app
 from nncli.errors import EXIT_BUG, EXIT_SIGINT, EXIT_USAGE, Interrupted, NncliError
 
@@ -53,7 +54,7 @@ def main() -> None:
 
 
 # commands whose --json covers failures too, and the options of theirs that take a value
-_JSON_COMMANDS = {"train", "sweep", "evaluate", "predict"}
+_JSON_COMMANDS = {"train", "sweep", "evaluate", "predict", "gradcheck", "summary", "lr-find", "learning-curve"}
 _TAKES_VALUE = {"--set", "-s", "--grid", "-g", "--resume", "--runs-dir", "--data", "--input", "-i",
                 "--output", "-o"}
 
@@ -116,7 +117,11 @@ def _report(e: NncliError, as_json: bool = False) -> None:
                          "dir": None if e.run_dir is None else str(e.run_dir)})
     elif e.run_dir is not None:
         print(e.run_dir, flush=True)
-    lines = str(e).splitlines() or [type(e).__name__]
+    from nncli.paths import shown
+
+    # a control character from a file name or a value is shown escaped, never sent to the terminal
+    text = str(e) or type(e).__name__
+    lines = [shown(line, limit=1 << 20) for line in text.strip("\n").split("\n")]
     label = "" if isinstance(e, Interrupted) else "error: "
     if os.environ.get("NO_COLOR") or not sys.stderr.isatty():
         print(f"{label}{lines[0]}", file=sys.stderr)

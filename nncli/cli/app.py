@@ -72,7 +72,7 @@ app = _App(
     cls=_Group, context_settings=_CONTEXT,
     help="Train NumPy neural networks from YAML experiment files.\n\n"
          "Exit codes: 0 ok, 1 unexpected error, 2 bad usage or config, 3 training diverged, "
-         "4 data or I/O error, 130 interrupted (SIGINT), 143 terminated (SIGTERM).",
+         "4 data or I/O error, 5 a check failed (gradcheck), 130 interrupted (SIGINT), 143 terminated (SIGTERM).",
     epilog=examples("nncli train configs/digits.yaml", "nncli evaluate digits",
                     "nncli COMMAND -h              # a command's options and examples"))
 config_app = _App(help="Show, check and describe experiment files.", no_args_is_help=True, cls=_Group,

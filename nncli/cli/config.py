@@ -41,20 +41,24 @@ def config_validate(
     file: "FILE: ok" on stdout, or the file's problems on stderr; exit 0 when all are valid, 2
     when any is not."""
     from nncli.build import check
+    from nncli.config.resources import check_resources
     from nncli.errors import ConfigError
+    from nncli.paths import shown
 
     failed = 0
     for config in configs:
         try:
-            check(_load(config, set_), runs_dir)
+            cfg = _load(config, set_)
+            check(cfg, runs_dir)
+            check_resources(cfg, "<stdin>" if config == "-" else config)
         except ConfigError as e:
             failed += 1
-            name = "<stdin>" if config == "-" else config
+            name = shown("<stdin>" if config == "-" else config)
             lines = str(e).splitlines()
             head = lines[0] if lines[0].startswith(name) else f"{name}: {lines[0]}"
             typer.echo("\n".join([f"error: {head}", *(f"  {line}" for line in lines[1:])]), err=True)
         else:
-            typer.echo(f"{'<stdin>' if config == '-' else config}: ok")
+            typer.echo(f"{shown('<stdin>' if config == '-' else config)}: ok")
     if failed:
         raise typer.Exit(EXIT_USAGE)
 

@@ -10,7 +10,6 @@ import typer
 from nncli.cli.app import RunArg, RunsDirOpt, _console, app
 from nncli.errors import UsageError
 
-
 RunsArg = Annotated[list[str], typer.Argument(
     metavar="RUN", help="Run directories, directories of runs, or run names or glob patterns "
                            "(quoted, e.g. 'digits-*') matched inside --runs-dir.")]

@@ -1,4 +1,4 @@
-"""`nncli train` and `nncli sweep`: the commands that write runs."""
+"""`nncli train`: the command that writes a run."""
 
 from __future__ import annotations
 
@@ -17,13 +17,11 @@ from nncli.cli.app import (
     SetOpt,
     _console,
     _load,
-    _read_stdin,
     _stop_on_signals,
     app,
     examples,
 )
 from nncli.errors import NncliError, UsageError
-from nncli.views import SORT_KEYS, metric_name, val_metric
 
 
 def _progress_callback(console, mode: str):
@@ -35,7 +33,13 @@ def _progress_callback(console, mode: str):
 
     progress = None
     if mode == "bar":
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
         from rich.table import Column
 
         # the counter first and never wrapped or squeezed: a narrow terminal loses the bar first
@@ -100,21 +104,32 @@ def _say_how_it_starts(console):
     "nncli train configs/digits.yaml --set optimizer.lr=0.01",
     "run=$(nncli train configs/iris.yaml --quiet)   # the run directory",
     "cat configs/iris.yaml | nncli train -",
-    "nncli train --resume digits                   # continue a stopped run"))
+    "nncli train --resume digits                   # continue a stopped run",
+    "nncli train configs/iris.yaml --folds 5       # 5-fold cross-validation"))
 def train(
     config: Annotated[Optional[str], typer.Argument(
         metavar="CONFIG", help="Experiment YAML file, or - to read it from stdin. Optional with --resume.")] = None,
     set_: SetOpt = [],
     resume: Annotated[Optional[str], typer.Option(
-        "--resume", metavar="RUN", help="Continue an interrupted run in its own directory.")] = None,
+        "--resume", metavar="RUN", help="Continue an interrupted run in its own directory; with --set "
+                                        "training.epochs=N, train a finished run longer (only keys that do "
+                                        "not change the model may change).")] = None,
     runs_dir: RunsDirOpt = Path("runs"),
     as_json: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but the result and errors.")] = False,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress output; final table only.")] = False,
+    folds: Annotated[Optional[int], typer.Option(
+        "--folds", metavar="K", min=2,
+        help="k-fold cross-validation: K runs grouped in one directory (stratified for classification); "
+             "reports each fold's scores, their mean and standard deviation.")] = None,
 ):
     """Train an experiment; prints the run directory (or the summary with --json)."""
     if config is None and resume is None:
         raise UsageError("train: give a config file (or - for stdin), or --resume RUN")
+    if folds is not None:
+        if resume is not None:
+            raise UsageError("train: --folds starts new runs; it cannot be combined with --resume")
+        return _train_folds(_load(config, set_), folds, runs_dir, as_json, quiet)
     t0 = time.perf_counter()
     from nncli import runner
 
@@ -122,8 +137,9 @@ def train(
     timings = {"imports": time.perf_counter() - t0}
     stop = _stop_on_signals(runner.StopFlag())
     cfg = _load(config, set_) if config is not None else None
-    if resume is not None and set_ and cfg is None:
-        raise UsageError("train: --set needs a config file; a resumed run keeps its saved config")
+    if cfg is not None and cfg.sweep is not None and not quiet:
+        _console().print("note: train ignores the config's sweep section (nncli sweep runs it); "
+                         "the run's saved config has none")
     console = _console()
     # a live bar redraws itself with cursor codes: on terminals only, and not under NO_COLOR
     live = console.is_terminal and not os.environ.get("NO_COLOR")
@@ -140,7 +156,8 @@ def train(
         say = None if quiet else (lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
         run_dir, summary = runner.train(cfg, runs_dir=runs_dir, resume=resume, callbacks=callbacks,
                                         stop=stop, command=command, timings=timings, say=say,
-                                        on_start=None if quiet else _say_how_it_starts(console))
+                                        on_start=None if quiet else _say_how_it_starts(console),
+                                        overrides=set_ if cfg is None else ())
     except NncliError as e:  # diverged or interrupted: the run keeps its history so far
         run_dir = getattr(e, "run_dir", None)
         raise
@@ -157,10 +174,36 @@ def train(
         if table is not None:
             console.print(table)
         if summary.get("diagnosis"):
-            console.print(f"diagnosis: {summary['diagnosis']}")
+            console.print(f"diagnosis: {summary['diagnosis']}", markup=False)
+            v = summary.get("verdict") or {}
+            for line in v.get("findings", []) + v.get("advice", []):
+                console.print(f"  {line}", markup=False)
         if summary.get("reason"):
             console.print(f"stopped: {summary['reason']}")
+        note = (summary.get("resumed") or [{}])[-1].get("note") if resume is not None else None
+        if note:
+            console.print(f"note: {note}")
     typer.echo(json.dumps(summary, indent=2) if as_json else str(run_dir))
+
+
+def _train_folds(cfg, k: int, runs_dir, as_json: bool, quiet: bool) -> None:
+    from nncli import folds, runner
+    from nncli.teachviews import folds_table
+
+    runner.preload()
+    stop = _stop_on_signals(runner.StopFlag())
+    console = _console()
+
+    def on_fold(i, run_dir, summary):
+        _learning_curves_picture(run_dir, console, quiet)
+        if not quiet:
+            console.print(f"[fold {i + 1}/{k}] {summary['status']}: {run_dir}", markup=False)
+
+    group, result = folds.cross_validate(cfg, k, runs_dir=runs_dir, command=" ".join(["nncli"] + sys.argv[1:]),
+                                         stop=stop, on_fold=on_fold)
+    if not quiet:
+        console.print(folds_table(result))
+    typer.echo(json.dumps(result, indent=2) if as_json else str(group))
 
 
 def _learning_curves_picture(run_dir, console, quiet: bool) -> None:
@@ -175,56 +218,6 @@ def _learning_curves_picture(run_dir, console, quiet: bool) -> None:
     except Exception as e:  # noqa: BLE001
         if not quiet:
             console.print(f"note: no learning curve picture ({type(e).__name__}: {e})")
-
-
-@app.command(epilog=examples(
-    "nncli sweep configs/digits.yaml --grid 'optimizer.lr=[0.1, 0.01]'",
-    "nncli sweep configs/iris.yaml -g 'model.hidden=[[8], [16]]' -g 'seed=[0, 1]'"))
-def sweep(
-    config: Annotated[str, typer.Argument(metavar="CONFIG", help="Experiment YAML file, or - to read it from stdin.")],
-    grid: Annotated[list[str], typer.Option(
-        "--grid", "-g", metavar="KEY=[V1,V2,...]",
-        help="A key and the values to try, e.g. optimizer.lr=[0.1,0.01] (repeatable: every combination runs).")],
-    set_: SetOpt = [],
-    runs_dir: RunsDirOpt = Path("runs"),
-    as_json: JsonOpt = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but the results and errors.")] = False,
-):
-    """Train every combination of --grid values; prints each run directory as it finishes.
-    All combinations are validated before the first one trains. A run that diverges is marked
-    failed and the sweep goes on (exit 3 at the end); Ctrl-C stops the sweep."""
-    from nncli import runner
-
-    runner.preload()
-    stop = _stop_on_signals(runner.StopFlag())
-    text = _read_stdin() if config == "-" else None
-    from nncli import sweep as sweeps
-
-    configs = sweeps.sweep_configs(config, set_, grid, text=text)
-    console = _console()
-    command = " ".join(["nncli"] + sys.argv[1:])
-    results = []
-    try:
-        for i, (combo, run_dir, summary) in enumerate(sweeps.sweep(configs, runs_dir=runs_dir, stop=stop,
-                                                                  command=command), 1):
-            _learning_curves_picture(run_dir, console, quiet)
-            results.append({"overrides": combo, "dir": str(run_dir), **summary})
-            if not quiet:
-                val = val_metric(summary)
-                score = "" if val is None else f"  val {metric_name(summary)} {val:.4f}"
-                console.print(f"[{i}/{len(configs)}] {' '.join(combo)}: {summary['status']}{score}")
-            if not as_json:
-                typer.echo(str(run_dir))
-    except NncliError as e:  # interrupted: the run so far gets its picture too
-        _learning_curves_picture(getattr(e, "run_dir", None), console, quiet)
-        raise
-    if as_json:
-        typer.echo(json.dumps(results, indent=2))
-    if not quiet and results:
-        best = max(results, key=lambda r: SORT_KEYS["val"](r))
-        console.print(f"best: {' '.join(best['overrides'])} -> {best['dir']}")
-    if any(r["status"] != "finished" for r in results):
-        raise typer.Exit(3)
 
 
 # ---------------------------------------------------------------- using runs

@@ -1,4 +1,4 @@
-"""`nncli evaluate`, `nncli predict` and `nncli runs`: the commands that read runs."""
+"""`nncli evaluate` and `nncli predict`: the commands that use a saved run."""
 
 from __future__ import annotations
 
@@ -9,9 +9,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from nncli.cli.app import JsonOpt, RunArg, RunsDirOpt, _console, _stop_on_signals, app, examples
+from nncli.cli.app import (
+    JsonOpt,
+    RunArg,
+    RunsDirOpt,
+    _console,
+    _stop_on_signals,
+    app,
+    examples,
+)
 from nncli.errors import UsageError
-from nncli.views import SORT_KEYS
 
 
 @app.command(epilog=examples("nncli evaluate digits         # the newest run named digits",
@@ -60,8 +67,11 @@ def predict(
 ):
     """Predict classes with probabilities, or values, for every row of a file."""
     from nncli import inference, predictions, runs
+    from nncli.paths import check_path
     from nncli.runner import StopFlag
 
+    if output is not None:
+        check_path(output, "--output")
     fmt = predictions.output_format(output, as_json)
     if output is not None and output.exists() and not force:
         raise UsageError(f"--output {output}: the file exists; pass --force to overwrite it")
@@ -78,32 +88,3 @@ def predict(
     else:
         runs.atomic_write_bytes(output, data)
         console.print(f"wrote {pred.n} predictions to {output}", markup=False)
-
-
-@app.command("runs", epilog=examples("nncli runs --sort test", "nncli runs --runs-dir ~/experiments --json"))
-def runs_cmd(
-    directory: Annotated[Optional[Path], typer.Argument(hidden=True)] = None,  # before --runs-dir
-    runs_dir: RunsDirOpt = Path("runs"),
-    sort: Annotated[str, typer.Option("--sort", metavar="KEY", help=f"Sort by one of: {', '.join(SORT_KEYS)}.")] = "dir",
-    as_json: JsonOpt = False,
-):
-    """List runs with their status, main hyper-parameters and scores."""
-    from nncli import runs
-
-    directory = directory if directory is not None else runs_dir
-    if sort not in SORT_KEYS:
-        import difflib
-
-        close = difflib.get_close_matches(sort, list(SORT_KEYS), n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise UsageError(f"--sort: expected one of {', '.join(SORT_KEYS)}, got '{sort}'{hint}")
-    rows = sorted(runs.list_runs(directory), key=SORT_KEYS[sort], reverse=sort in ("val", "test"))
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    from nncli.views import runs_table
-
-    _console(stderr=False).print(runs_table(rows, directory))
-
-
-# ---------------------------------------------------------------- config

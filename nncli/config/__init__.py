@@ -6,6 +6,8 @@
 
 from nncli.config.load import (
     MAX_CONFIG_BYTES,
+    config_differences,
+    config_hash,
     config_schema,
     config_to_dict,
     dump_config,
@@ -28,7 +30,7 @@ from nncli.config.schema import (
 )
 from nncli.config.validate import validate
 
-__all__ = ["MAX_CONFIG_BYTES", "config_schema", "config_to_dict", "dump_config", "load_config", "parse_yaml",
+__all__ = ["MAX_CONFIG_BYTES", "config_differences", "config_hash", "config_schema", "config_to_dict", "dump_config", "load_config", "parse_yaml",
            "read_config_text", "apply_overrides", "split_override", "ACTIVATION_NAMES", "DATASET_NAMES",
            "INIT_NAMES", "LOSS_NAMES", "OPTIMIZER_MODELS", "OPTIMIZER_NAMES", "OUTPUT_NAMES", "SCHEDULE_MODELS",
            "SCHEDULE_NAMES", "Config", "validate"]

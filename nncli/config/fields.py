@@ -26,6 +26,8 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from nncli.paths import path_problem, shown
+
 
 def _fail(message: str) -> PydanticCustomError:
     """A complete one-line problem ("expected ..., got ..."), shown as is."""
@@ -77,6 +79,13 @@ def _one_or_list(value: Any) -> str:
     return "_list" if isinstance(value, list) else "_one"
 
 
+def _check_path(value: str) -> str:
+    problem = path_problem(value)
+    if problem is not None:
+        raise _fail(f"expected a path to a file, got '{shown(value)}': the path {problem}")
+    return value
+
+
 def _check_name(value: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", value) or ".." in value:
         raise _fail("expected 1..64 letters, digits, '.', '_' or '-' starting with a letter or "
@@ -115,6 +124,7 @@ Size = Annotated[int, Field(strict=True, ge=1)]
 Scalar = Annotated[Union[StrictBool, StrictInt, StrictFloat, StrictStr],
                    BeforeValidator(_check_scalar)]
 Name = Annotated[str, Field(strict=True), AfterValidator(_check_name)]
+FilePath = Annotated[str, Field(strict=True), AfterValidator(_check_path)]
 
 
 class _Section(BaseModel):

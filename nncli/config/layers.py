@@ -189,3 +189,12 @@ def layer_specs(entries) -> list[tuple[str, dict]]:
 
 def first_kind(entries) -> str | None:
     return _kind_of(entries[0].model_dump()) if entries else None
+
+
+def sizes_and_activations(entries) -> tuple[list, str | list[str]]:
+    """For run listings: each weighted layer's size (conv32 for 32 filters, 128 for a dense
+    layer's units) and the activation (or activations) used."""
+    specs = layer_specs(entries)
+    sizes = [f"conv{s['filters']}" if k == "conv2d" else s["units"] for k, s in specs if k in ("conv2d", "dense")]
+    acts = list(dict.fromkeys(s["name"] for k, s in specs if k == "activation"))
+    return sizes, acts[0] if len(acts) == 1 else acts

@@ -6,6 +6,8 @@ This package imports neither numpy nor anything else heavy so the CLI starts fas
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import unicodedata
@@ -14,11 +16,12 @@ from typing import Any, Sequence
 
 import yaml
 
-from nncli.config.overrides import apply_overrides, split_override
+from nncli.config.overrides import apply_overrides, label, split_override
 from nncli.config.safeyaml import Dumper, load_yaml
 from nncli.config.schema import Config, _show
 from nncli.config.validate import validate
 from nncli.errors import ConfigError
+from nncli.paths import check_path
 
 MAX_CONFIG_BYTES = 1024 * 1024
 
@@ -37,6 +40,7 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, dict[tuple, int]]:
 
 # ------------------------------------------------------------------- loading
 def _read_text(path: Path) -> str:
+    check_path(path, "config file", ConfigError)
     try:
         if path.is_dir():
             raise ConfigError(f"{path}: is a directory, expected a YAML config file")
@@ -66,11 +70,15 @@ def load_config(path: str | Path, overrides: Sequence[str] = (), text: str | Non
     ``path == "-"`` means ``text`` holds what was read from stdin (shown as ``<stdin>``).
     """
     filename = "<stdin>" if str(path) == "-" else str(path)
+    escaped = re.search("[\udc80-\udcff]", text) if text is not None else None
+    if escaped:  # bytes that were not UTF-8, kept by the surrogateescape error handler of stdin
+        raise ConfigError(f"{filename}: expected UTF-8 text, got byte 0x{ord(escaped.group()) - 0xDC00:02x} "
+                          f"at character {escaped.start()}")
     if text is None:
         if str(path) == "-":
             raise ConfigError("<stdin>: no config text was given")
         text = _read_text(Path(path))
-    elif len(text) > MAX_CONFIG_BYTES or len(text.encode("utf-8")) > MAX_CONFIG_BYTES:
+    elif len(text) > MAX_CONFIG_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_CONFIG_BYTES:
         raise ConfigError(f"{filename}: config text is larger than the limit of "
                           f"{MAX_CONFIG_BYTES} bytes (1 MiB)")
     data, lines = parse_yaml(text, filename)
@@ -83,7 +91,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = (), text: str | Non
     for item in overrides:
         keys = split_override(item)[0]
         lines = {k: v for k, v in lines.items() if k[:len(keys)] != keys}
-        lines[keys] = f"override {item!r}"
+        lines[keys] = label(item)
     return validate(data, filename, lines)
 
 
@@ -135,7 +143,40 @@ def config_to_dict(cfg: Config) -> dict:
             return node
         keys = sorted(node, key=lambda k: (k != "name", k in _LAST))  # stable: schema order otherwise
         return {k: order(node[k]) for k in keys}
-    return order(cfg.model_dump(mode="json"))
+    data = order(cfg.model_dump(mode="json"))
+    if data.get("sweep") is None:  # only configs that describe a sweep show the section
+        data.pop("sweep", None)
+    return data
+
+
+# keys that describe a run rather than define its model and training: editing them in a run's
+# config.yaml changes nothing the saved weights depend on
+_DESCRIPTIVE = ("name", "description")
+
+
+def config_hash(cfg: Config) -> str:
+    """SHA-256 of the resolved config (descriptive keys left out), saved beside the weights."""
+    data = {k: v for k, v in config_to_dict(cfg).items() if k not in _DESCRIPTIVE}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def config_differences(saved: Any, cfg: Config) -> list[str]:
+    """The dotted keys where ``cfg`` differs from ``saved`` (a config_to_dict saved with the
+    weights), as ``key: saved -> now``. Keys the saved copy lacks (added to the schema since,
+    with their defaults) do not count."""
+    def walk(a, b, prefix):
+        out = []
+        for k in a:
+            if prefix == "" and k in _DESCRIPTIVE:
+                continue
+            if isinstance(a[k], dict) and isinstance(b.get(k), dict):
+                out += walk(a[k], b[k], f"{prefix}{k}.")
+            elif k not in b or a[k] != b[k]:
+                out.append(f"{prefix}{k}: {_show(a[k])} -> {_show(b.get(k))}")
+        return out
+    if not isinstance(saved, dict):
+        return ["(the saved config is not a mapping)"]
+    return walk(saved, config_to_dict(cfg), "")
 
 
 def dump_config(cfg: Config) -> str:

@@ -222,8 +222,21 @@ class AdaBoundConfig(AdamConfig):
     gamma: float = _float(1e-3, "Speed at which the bounds close in (> 0).", gt=0)
 
 
+class SWATSConfig(_Optimizer):
+    """Adam that switches to SGD, with a learned rate, once the projected SGD rate settles."""
+
+    name: Literal["swats"] = Field("swats", description="The optimizer: swats.")
+    lr: float = _lr(1e-3)
+    betas: Betas = _BETAS
+    eps: float = _eps(1e-9)
+    weight_decay: float = _weight_decay()
+    switch_tol: float = _float(1e-3, "Switch to SGD once the projected SGD rate is within this fraction of "
+                                     "its running average (>= 0; 0 never switches).", ge=0)
+
+
 OPTIMIZER_MODELS: dict[str, type[_Optimizer]] = {
     "sgd": SGDConfig, "momentum": MomentumConfig, "nesterov": NesterovConfig,
     "adagrad": AdagradConfig, "rmsprop": RMSpropConfig, "adam": AdamConfig, "adamw": AdamWConfig,
-    "amsgrad": AMSGradConfig, "nadam": NAdamConfig, "radam": RAdamConfig, "adabound": AdaBoundConfig}
+    "amsgrad": AMSGradConfig, "nadam": NAdamConfig, "radam": RAdamConfig, "adabound": AdaBoundConfig,
+    "swats": SWATSConfig}
 OptimizerConfig = Annotated[_by_name(OPTIMIZER_MODELS, "adam"), _shorthand("adam")]

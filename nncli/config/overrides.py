@@ -14,13 +14,19 @@ from typing import Sequence
 from nncli.config.safeyaml import dotted, load_yaml
 from nncli.config.schema import _show
 from nncli.errors import ConfigError
+from nncli.paths import shown
+
+
+def label(item: str) -> str:
+    """How messages name an override: quoted, and shortened when it is very long."""
+    return f"override {item!r}" if len(item) <= 100 else f"override '{shown(item, 100)}'"
 
 
 def split_override(item: str) -> tuple[tuple[str, ...], str]:
     key, eq, value = item.partition("=")
     keys = tuple(k.strip() for k in key.split("."))
     if not eq or not all(keys):
-        raise ConfigError(f"override {item!r}: expected key.path=value, e.g. optimizer.lr=0.01")
+        raise ConfigError(f"{label(item)}: expected key.path=value, e.g. optimizer.lr=0.01")
     return keys, value
 
 
@@ -29,7 +35,7 @@ def apply_overrides(data: dict, overrides: Sequence[str]) -> dict:
     data = copy.deepcopy(data)
     for item in overrides:
         keys, text = split_override(item)
-        value, _ = load_yaml(text, f"override {item!r}", empty=None)
+        value, _ = load_yaml(text, f"{label(item)}", empty=None)
         node = data
         for depth, key in enumerate(keys[:-1]):
             child = node.get(key)
@@ -40,7 +46,7 @@ def apply_overrides(data: dict, overrides: Sequence[str]) -> dict:
             node[key] = child
             node = child
             if not isinstance(node, dict):
-                raise ConfigError(f"override {item!r}: {dotted(keys[:depth + 1])} is {_show(node)}, "
+                raise ConfigError(f"{label(item)}: {dotted(keys[:depth + 1])} is {_show(node)}, "
                                   "not a mapping, so it has no keys")
         node[keys[-1]] = value
     return data

@@ -93,8 +93,11 @@ def load_yaml(text: str, where: str, empty: Any = None) -> tuple[Any, dict[tuple
 
     Errors are prefixed with ``where`` (a file name or an override).
     """
-    loader = _Loader(text)
     lines: dict[tuple, int] = {}
+    try:
+        loader = _Loader(text)  # the reader checks characters here already
+    except yaml.reader.ReaderError as exc:
+        raise ConfigError(_bad_character(exc, text, where)) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -103,6 +106,8 @@ def load_yaml(text: str, where: str, empty: Any = None) -> tuple[Any, dict[tuple
         return loader.construct_document(node), lines
     except _Rejected as exc:
         raise ConfigError(f"{where}:{exc.line}: {exc}") from None
+    except yaml.reader.ReaderError as exc:  # a character YAML forbids, found while reading on
+        raise ConfigError(_bad_character(exc, text, where)) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
@@ -114,6 +119,19 @@ def load_yaml(text: str, where: str, empty: Any = None) -> tuple[Any, dict[tuple
         raise ConfigError(f"{where}: invalid YAML: {' '.join(str(exc).split())}") from None
     finally:
         loader.dispose()
+
+
+def _bad_character(exc: yaml.reader.ReaderError, text: str, where: str) -> str:
+    """``file:line:column: ...`` for a character YAML forbids (a control character, a lone
+    surrogate), with how to write it instead."""
+    pos = exc.position if isinstance(exc.position, int) and 0 <= exc.position <= len(text) else 0
+    line = text.count("\n", 0, pos) + 1
+    column = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+    head = f"{where}:{line}:{column}: invalid YAML: character U+{code:04X}"
+    if code <= 0xFF:  # a control character: double-quoted YAML strings can spell it
+        return f'{head} (a control character); write it as "\\x{code:02x}" inside double quotes or remove it'
+    return f"{head} is not allowed in YAML; remove it"
 
 
 def dotted(path: Sequence[Any]) -> str:

@@ -16,6 +16,7 @@ from nncli.config.layers import IMAGE_KINDS, LAYER_MODELS, LayerEntry, LayerList
 from nncli.config.fields import (  # noqa: F401  (ByName, _UNION_TAGS, _show: part of the schema's API)
     _UNION_TAGS,
     ByName,
+    FilePath,
     Name,
     Rate,
     Scalar,
@@ -47,7 +48,7 @@ ACTIVATION_NAMES = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "prelu"
 OUTPUT_NAMES = ("auto", "softmax", "sigmoid", "identity")
 LOSS_NAMES = ("cross_entropy", "binary_cross_entropy", "mse", "mae", "sse", "huber")
 OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw",
-                   "amsgrad", "nadam", "radam", "adabound")
+                   "amsgrad", "nadam", "radam", "adabound", "swats")
 SCHEDULE_NAMES = ("constant", "step", "exponential", "invscaling", "cosine", "plateau")
 INIT_NAMES = ("he_normal", "he_uniform", "xavier_normal", "xavier_uniform", "lecun_normal",
               "lecun_uniform", "normal", "kaiming_normal", "kaiming_uniform", "glorot_normal",
@@ -75,7 +76,7 @@ class DataConfig(_Section):
 
     dataset: Optional[_choice(DATASET_NAMES)] = Field(
         "digits", description="Built-in dataset or generator (null when `path` is used).")
-    path: Optional[str] = Field(
+    path: Optional[FilePath] = Field(
         None, strict=True, description="A .csv (.csv.gz, .tsv), .parquet or .npz file used instead of "
                                        "`dataset`; relative to the config file's folder.")
     label: Optional[str] = Field(
@@ -218,7 +219,7 @@ class ModelConfig(_Section):
     bias: bool = Field(True, strict=True, description="Give dense layers a bias vector.")
     output: _choice(OUTPUT_NAMES, ACTIVATION_ALIASES) = Field(
         "auto", description="Output activation; auto: follows from the task and loss.")
-    init_from: Optional[str] = Field(
+    init_from: Optional[FilePath] = Field(
         None, strict=True, description="A run directory whose weights start this model.")
     freeze: _tagged(("_int", Annotated[int, Field(strict=True, ge=0)]), ("_list", list[FreezeEntry]),
                     pick=_one_or_list_int) = Field(
@@ -320,6 +321,15 @@ class RegularizationConfig(_Section):
     l2: float = _float(0.0, "L2 penalty on weights (never biases): loss += l2/2 * sum W^2 (>= 0).", ge=0)
 
 
+class BaselineConfig(_Section):
+    """The level the bias/variance verdict measures training error against (the notes'
+    baseline: human-level performance, a published score); unset: a trivial model's."""
+
+    error: Optional[float] = _float(None, "Reference error: 1 - accuracy for classification, 1 - R2 for "
+                                          "regression, in [0, 1] (null: none).", ge=0, le=1)
+    loss: Optional[float] = _float(None, "Reference value of the training loss (>= 0; null: none).", ge=0)
+
+
 class EarlyStoppingConfig(_Section):
     """Stop when a monitored metric stops improving (on by default; false turns it off)."""
 
@@ -374,11 +384,43 @@ class TrainingConfig(_Section):
                                  ge=0)
 
 
+SWEEP_STRATEGIES = ("grid", "random", "tpe", "halving")
+SWEEP_METRICS = ("val_accuracy", "val_r2", "val_loss", "accuracy", "r2", "loss")
+
+
+class SweepConfig(_Section):
+    """A search over this config's keys, run by `nncli sweep`; `nncli train` ignores it, and no
+    run's saved config has one."""
+
+    strategy: Optional[_choice(SWEEP_STRATEGIES)] = Field(
+        None, description="grid, random, tpe (Optuna) or halving; null: grid, or random when `trials` is set.")
+    trials: Optional[int] = _int(None, "Trials to sample for random, tpe and halving (>= 1).", ge=1)
+    seed: int = _int(0, "Seed of the sampler for random, tpe and halving (>= 0).", ge=0)
+    metric: Optional[_choice(SWEEP_METRICS)] = Field(
+        None, description="What ranks trials (losses lowest first); null: val_accuracy or val_r2 by task.")
+    eta: int = _int(3, "halving: each rung keeps the best 1/eta of its trials (>= 2).", ge=2)
+    min_epochs: Optional[int] = _int(
+        None, "halving: the fewest epochs a rung may train (>= 1); null: 1.", ge=1)
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Key -> what to try: a list, `a,b,c`, choice(...), range(...), "
+                                          "uniform(a,b), loguniform(a,b) or int(a,b).")
+
+    @model_validator(mode="after")
+    def _check(self) -> SweepConfig:
+        halving = self.strategy == "halving"
+        _raise("SweepConfig", [p for p in [
+            _unused(self, "eta", halving, "only the halving strategy uses it (set sweep.strategy: halving)"),
+            _unused(self, "min_epochs", halving, "only the halving strategy uses it (set sweep.strategy: halving)"),
+        ] if p])
+        return self
+
+
 class Config(_Section):
     """An nncli experiment."""
 
     name: Name = Field("run", description="Run name, part of the run directory under runs/.")
-    seed: int = _int(0, "One seed drives splitting, init, dropout and shuffling (>= 0).", ge=0)
+    seed: int = _int(0, "One seed drives splitting, init, dropout and shuffling (0 .. 2**32 - 1, "
+                        "the range scikit-learn's generators take).", ge=0, le=2**32 - 1)
     description: str = Field("", strict=True, description="Free text about the experiment.")
     data: DataConfig = Field(default_factory=DataConfig, description="Data.")
     model: ModelConfig = Field(default_factory=ModelConfig, description="Model.")
@@ -387,5 +429,9 @@ class Config(_Section):
     regularization: RegularizationConfig = Field(default_factory=RegularizationConfig,
                                                  description="Weight penalties.")
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="Training loop.")
+    baseline: BaselineConfig = Field(default_factory=BaselineConfig,
+                                     description="Reference levels for the bias/variance verdict.")
     plots: bool = Field(True, strict=True, description="Write learning_curves.png into the run directory "
                                                        "when training ends (needs matplotlib).")
+    sweep: Optional[SweepConfig] = Field(None, description="Search space and strategy for `nncli sweep` "
+                                                           "(ignored by `nncli train`).")

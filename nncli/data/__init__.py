@@ -23,7 +23,7 @@ from nncli.data.labels import encode_labels, label_rows, sample_weights
 from nncli.data.names import DATASETS, DTYPES, GENERATORS, TASKS, choice as _choice  # noqa: F401
 from nncli.data.preprocess import Preprocessor, block_rows
 from nncli.data.source import open_source
-from nncli.data.splits import split_rows
+from nncli.data.splits import fold_rows, split_rows
 from nncli.data.target import TargetScaler
 from nncli.data.worker import run_interruptibly
 from nncli.errors import DataError
@@ -102,11 +102,14 @@ def check_finite(X: np.ndarray, rows: np.ndarray, table, names: list[str], what:
 def load_dataset(*, dataset: str | None, path: str | None, label: str | None, params: dict,
                  task: str | None, validation: float, test: float, scaling: str, polynomial: int,
                  subset: int | None, seed: int, dtype: str = "float32", options: DataOptions | None = None,
-                 target_scaling: str = "none", images: str | None = None, stop=None) -> Dataset:
+                 target_scaling: str = "none", images: str | None = None, stop=None,
+                 folds: tuple[int, int] | None = None) -> Dataset:
     """Read, choose columns, encode, split (test first, then validation), fit on train.
 
     ``images``: None for rows of columns, or the axis order (``nhwc`` | ``nchw``) of a 4-D X:
     the samples are then images (``images.py``) and X arrays are (N, C, H, W).
+    ``folds=(k, i)``: the rows outside the test split are cut into k folds and fold i is the
+    validation split (``validation`` is then not used).
     ``stop()`` (when given) is asked every 50 ms; when it names a signal, loading stops with
     Interrupted.
     """
@@ -124,7 +127,7 @@ def load_dataset(*, dataset: str | None, path: str | None, label: str | None, pa
         return run_interruptibly(lambda cancel: load_images(
             dataset=dataset, path=path, params=params, task=task, validation=validation, test=test,
             scaling=scaling, layout=images, subset=subset, seed=seed, dtype=dtype,
-            target_scaling=target_scaling, cancel=cancel), stop)
+            target_scaling=target_scaling, folds=folds, cancel=cancel), stop)
     if scaling == "max":
         raise DataError("data.scaling: max divides pixels by the largest one, for images; a table's columns "
                         "take standard, minmax or none")
@@ -135,13 +138,13 @@ def load_dataset(*, dataset: str | None, path: str | None, label: str | None, pa
 
     def work(cancel):
         return _load(dataset, path, params, task, validation, test, prep, subset, seed, dtype, opts,
-                     target_scaling, cancel)
+                     target_scaling, cancel, folds)
 
     return run_interruptibly(work, stop)
 
 
 def _load(dataset, path, params, task, validation, test, prep, subset, seed, dtype, opts, target_scaling,
-          cancel) -> Dataset:
+          cancel, folds=None) -> Dataset:
     src = open_source(path=path, dataset=dataset, params=params, seed=seed, delimiter=opts.delimiter,
                       missing=opts.missing_values, cancel=cancel)
     hashing = Background(src.fingerprint) if src.path is not None else None
@@ -156,11 +159,17 @@ def _load(dataset, path, params, task, validation, test, prep, subset, seed, dty
         raise DataError(f"{src.name}: expected at least 2 samples, got {n}")
     y, classes, task, strat = encode_labels(table, col, labeled, task, dtype)
     n_test = math.ceil(test * n) if test > 0 else 0
-    n_val = math.ceil(validation * n) if validation > 0 else 0
+    n_val = math.ceil(validation * n) if validation > 0 and folds is None else 0
     if n - n_test - n_val < 1:
         raise DataError(f"{src.name}: {n} samples are too few for validation={validation} and "
                         f"test={test} (the training split would be empty)")
-    rows = split_rows(labeled, strat, n_test, n_val, seed)
+    if folds is None:
+        rows = split_rows(labeled, strat, n_test, n_val, seed)
+    else:
+        try:
+            rows = fold_rows(labeled, strat, n_test, folds[0], folds[1], seed)
+        except ValueError as e:
+            raise DataError(f"{src.name}: {e}") from e
     weights = sample_weights(table, roles.weight, rows["train"]) if roles.weight else None
     kept = decide_types(table, roles, opts)
     enc = TableEncoder(kept, impute=opts.impute, impute_categories=opts.impute_categories,

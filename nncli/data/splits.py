@@ -60,3 +60,24 @@ def split_rows(labeled: np.ndarray, strat: np.ndarray | None, n_test: int, n_val
     tr, va = _split(rest, n_val, codes, _split_seed(seed, 1))
     # in the order the split draws them (the training loop's batches depend on it)
     return {"train": labeled[tr], "validation": labeled[va], "test": labeled[te]}
+
+
+def fold_rows(labeled: np.ndarray, strat: np.ndarray | None, n_test: int, k: int, index: int, seed: int) -> dict:
+    """Like ``split_rows`` with the same test rows, but the rest is cut into ``k`` folds
+    (stratified for classification, scikit-learn's StratifiedKFold; KFold when a class has
+    fewer than k rows) and fold ``index`` is the validation split."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    n = len(labeled)
+    codes = None if strat is None else strat[labeled]
+    rest, te = _split(np.arange(n), n_test, codes, _split_seed(seed, 0))
+    if len(rest) < k:
+        raise ValueError(f"{len(rest)} rows outside the test split are too few for {k} folds")
+    state = _split_seed(seed, 2) % (2 ** 32)
+    counts = np.bincount(codes[rest]) if codes is not None else None
+    if counts is not None and counts[counts > 0].min() >= k:
+        cut = StratifiedKFold(k, shuffle=True, random_state=state).split(rest, codes[rest])
+    else:
+        cut = KFold(k, shuffle=True, random_state=state).split(rest)
+    tr, va = list(cut)[index]
+    return {"train": labeled[rest[tr]], "validation": labeled[rest[va]], "test": labeled[te]}

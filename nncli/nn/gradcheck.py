@@ -19,6 +19,9 @@ TOL = 1e-6  # relative error allowed in float64
 ATOL = 1e-8  # an array whose true gradient is 0 (a bias before batch norm) passes on absolute error:
 # central differences carry about eps * |f| / h = 1e-10 of noise, which is all its relative error
 
+JITTER = 1e-3  # check_layers moves each layer's input by this fraction of its spread
+
+
 def rel_error(a, b) -> float:
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-8))
@@ -145,3 +148,46 @@ def _restore_buffers(net, saved: dict) -> None:
     for key, arr in saved.items():
         name, buf = key.split(".", 1)
         net.layers[net.names.index(name)].buffers[buf][...] = arr
+
+
+def check_layers(net, x: np.ndarray, rng: np.random.Generator, *, training: bool = True) -> list[Check]:
+    """Each layer on its own, at the input the network hands it: backprop of ``sum(R * out)``
+    (R random) against central differences, for the layer's input and each of its parameter
+    arrays. A wrong derivative then shows in the layer that has it, not only in the parameters
+    before it. Each layer is checked at its input moved by a little noise (``JITTER`` of its
+    spread): a derivative is checked anywhere, and the exact zeros a relu hands on would put a
+    max-pool window on a tie, where no derivative exists. Dropout must have fixed masks
+    (``fix_dropout_masks``)."""
+    if net.dtype != np.float64:
+        raise ValueError(f"gradient checks need a float64 network, got {net.dtype}")
+    saved = {k: v.copy() for k, v in net.state_dict().items() if k.split(".", 1)[1] in _buffer_names(net)}
+    checks = []
+    try:
+        a = np.array(x, np.float64)
+        for name, layer in zip(net.names, net.layers):
+            need = layer.need_input_grad
+            layer.need_input_grad = True
+            x_in = a + (JITTER * (float(a.std()) or 1.0)) * rng.normal(size=a.shape)
+            buffers = {k: v.copy() for k, v in layer.buffers.items()}
+
+            def f() -> float:
+                for k, v in buffers.items():  # running statistics must not drift between calls
+                    layer.buffers[k][...] = v
+                return float(np.sum(R * layer.forward(x_in.copy(), training)))
+
+            out = layer.forward(x_in.copy(), training)
+            R = rng.normal(size=out.shape)
+            f()
+            dx = layer.backward(R.copy())
+            checks.append(compare(name, "x", dx, numeric_grad(f, x_in)))
+            if not layer.frozen:
+                analytic = {p: g.copy() for p, g in layer.grads.items()}
+                for p in sorted(layer.params, key=lambda p: p not in layer.decay):
+                    checks.append(compare(name, p, analytic[p], numeric_grad(f, layer.params[p])))
+            layer.need_input_grad = need
+            for k, v in buffers.items():
+                layer.buffers[k][...] = v
+            a = layer.forward(a.copy(), training)
+        return checks
+    finally:
+        _restore_buffers(net, saved)

@@ -13,8 +13,11 @@ class Schedule:
     """Sets the optimizer's learning rate once per epoch: ``lr = rate(epoch)``, epoch from 0.
 
     Each subclass's constructor lists its knobs with their defaults; the config schema mirrors
-    them (a test checks).
+    them (a test checks). ``uses_epochs``: whether the rate depends on the run's epoch count,
+    so that training longer than first planned changes the rates of epochs already run.
     """
+
+    uses_epochs = False
 
     def __init__(self, lr0: float, epochs: int = 1):
         self.lr0, self.epochs = float(lr0), int(epochs)
@@ -68,6 +71,8 @@ class InvScaling(Schedule):
 
 class Cosine(Schedule):
     """Linear warm-up to lr0 over ``warmup`` epochs, then a half cosine down to min_lr."""
+
+    uses_epochs = True
 
     def __init__(self, lr0, epochs=1, warmup: int = 0, min_lr: float = 0.0):
         super().__init__(lr0, epochs)

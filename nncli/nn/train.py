@@ -160,6 +160,7 @@ class Trainer:
             v = self.evaluate(*val)
             logs["val_loss"], logs[f"val_{self.metric_name}"] = v["loss"], v[self.metric_name]
         logs["lr"] = float(self.optimizer.lr)
+        logs.update(self.optimizer.logs())  # what the update rule itself learned (SWATS's SGD rate)
         logs["seconds"] = seconds
         self.history.append(logs)
         self.epoch, self.batch, self.perm = self.epoch + 1, 0, None

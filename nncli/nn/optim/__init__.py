@@ -6,6 +6,7 @@ from nncli.nn.optim.adam import AdaBound, Adam, AdamW, AMSGrad, NAdam, RAdam
 from nncli.nn.optim.adaptive import Adagrad, RMSprop
 from nncli.nn.optim.base import Lookahead, Optimizer
 from nncli.nn.optim.sgd import SGD, Momentum, Nesterov
+from nncli.nn.optim.swats import SWATS
 from nncli.nn.registry import lookup
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {
@@ -20,6 +21,7 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
     "nadam": NAdam,
     "radam": RAdam,
     "adabound": AdaBound,
+    "swats": SWATS,
 }
 
 
@@ -34,4 +36,4 @@ def make_optimizer(name: str, params, *, lookahead: dict | None = None, **hyper)
 
 
 __all__ = ["OPTIMIZERS", "Lookahead", "Optimizer", "make_optimizer", "SGD", "Momentum", "Nesterov",
-           "Adagrad", "RMSprop", "Adam", "AdamW", "AMSGrad", "NAdam", "RAdam", "AdaBound"]
+           "Adagrad", "RMSprop", "Adam", "AdamW", "AMSGrad", "NAdam", "RAdam", "AdaBound", "SWATS"]

@@ -60,6 +60,10 @@ class Optimizer:
     def update(self, p, g, s) -> None:
         raise NotImplementedError
 
+    def logs(self) -> dict:
+        """Entries for the training history after each epoch (SWATS: its learned SGD rate)."""
+        return {}
+
     def state_dict(self) -> dict[str, np.ndarray]:
         out = {"t": np.array(self.t), "lr": np.array(self.lr)}
         out.update({k: a.copy() for k, a in self.state.items() if not k.startswith("_")})
@@ -96,6 +100,9 @@ class Lookahead:
             p, _ = self.inner.arrays()
             self.slow += self.alpha * (p - self.slow)
             p[...] = self.slow
+
+    def logs(self) -> dict:
+        return self.inner.logs()
 
     def state_dict(self):
         out = {f"inner.{k}": v for k, v in self.inner.state_dict().items()}
