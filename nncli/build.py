@@ -15,11 +15,14 @@ import numpy as np
 
 from nncli import runs
 from nncli.config import Config
+from nncli.config.layers import layer_specs
+from nncli.config.schema import DataConfig
 from nncli.data import DataOptions, Dataset, load_dataset
 from nncli.data.datasets import param_problems
 from nncli.data.names import DATASETS, GENERATORS
 from nncli.errors import ConfigError, RunError
 from nncli.nn import EarlyStopping, Network, Trainer, build_mlp, make_loss, make_optimizer, make_schedule
+from nncli.nn.sequential import SpecError, build_sequential
 
 FUSED = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
 # optimizer keys that configure the loop or a wrapper rather than the update rule itself
@@ -161,13 +164,11 @@ def build(cfg: Config, ds: Dataset, callbacks=(), runs_dir="runs") -> Parts:
     if ds.task == "regression":
         n_out = ds.y_train.shape[1]
     net_seed, shuffle_seed = seeds(cfg)
-    net = network(cfg, ds.X_train.shape[1], n_out, head, net_seed)
-    if m.freeze > len(net.blocks):
-        raise ConfigError(f"model.freeze: expected at most {len(net.blocks)} layers, got {m.freeze}")
-    frozen = [i for b in net.blocks[:m.freeze] for i in b]
+    net = network(cfg, ds.X_train.shape[1:], n_out, head, net_seed)
+    frozen = frozen_layers(net, m.freeze)
     names = ds.encoder.names if ds.encoder is not None and ds.preprocessor.degree == 1 else None
     transfer = load_transfer(net, m.init_from, frozen, runs_dir, names) if m.init_from else {}
-    if m.freeze:
+    if frozen:
         net.freeze(frozen)
     if t.batch_size == 1 and any(layer.kind == "batchnorm" for layer in net.layers):
         raise ConfigError(BATCH_NORM_OF_ONE)
@@ -179,14 +180,41 @@ def build(cfg: Config, ds: Dataset, callbacks=(), runs_dir="runs") -> Parts:
     return Parts(net, trainer, sample_weights(cfg, ds), n_out, head, loss_name, transfer)
 
 
-def network(cfg: Config, n_in: int, n_out: int, head: str, seed=None) -> Network:
-    """The network the config's model section describes, for training or to load weights into."""
+def frozen_layers(net: Network, freeze) -> list[int]:
+    """The layer indices ``model.freeze`` names: the first N blocks, or layers by name or index."""
+    if isinstance(freeze, int):
+        if freeze > len(net.blocks):
+            raise ConfigError(f"model.freeze: expected at most {len(net.blocks)} layers, got {freeze}")
+        return [i for b in net.blocks[:freeze] for i in b]
+    out = []
+    for which in freeze:
+        try:
+            out.append(net.index(which))
+        except ValueError as e:
+            raise ConfigError(f"model.freeze: {e}") from None
+    return sorted(set(out))
+
+
+def network(cfg: Config, n_in, n_out: int, head: str, seed=None) -> Network:
+    """The network the config's model section describes, for training or to load weights into.
+    ``n_in``: the number of inputs, or one sample's shape ((C, H, W) for images)."""
     m = cfg.model
+    seed = seed if seed is not None else seeds(cfg)[0]
+    if m.layers is not None:
+        try:
+            shape = tuple(int(s) for s in np.atleast_1d(n_in))
+            return build_sequential(shape, layer_specs(m.layers), n_out, output=head, bias=m.bias, init=None if m.init == "auto" else m.init,
+                                    init_scale=m.init_scale, leaky_slope=m.leaky_slope,
+                                    maxout_pieces=m.maxout_pieces, dtype=np.dtype(cfg.training.dtype), seed=seed)
+        except SpecError as e:
+            where = "model.layers" if e.index is None else f"model.layers.{e.index}"
+            raise ConfigError(f"{where}: {e}") from None
+    n_in = int(np.prod(n_in))
     return build_mlp(n_in, list(m.hidden), n_out, activation=m.activation, output=head,
                      dropout=m.dropout, batch_norm=m.batch_norm, bias=m.bias,
                      init=None if m.init == "auto" else m.init, init_scale=m.init_scale,
                      leaky_slope=m.leaky_slope, maxout_pieces=m.maxout_pieces,
-                     dtype=np.dtype(cfg.training.dtype), seed=seed if seed is not None else seeds(cfg)[0])
+                     dtype=np.dtype(cfg.training.dtype), seed=seed)
 
 
 def align_inputs(net: Network, source: dict, base: list[str], names: list[str]) -> str | None:
@@ -272,8 +300,10 @@ def check(cfg: Config, runs_dir="runs") -> None:
     es = cfg.training.early_stopping
     if es is not None:
         problems += [p for p in [_monitor_problem(es.monitor, task, d.validation > 0)] if p]
-    if cfg.model.batch_norm and cfg.training.batch_size == 1:
+    norms = cfg.model.layers is not None and any(k == "batch_norm" for k, _ in layer_specs(cfg.model.layers))
+    if (cfg.model.batch_norm or norms) and cfg.training.batch_size == 1:
         problems.append(BATCH_NORM_OF_ONE)
+    problems += image_problems(cfg)
     if d.dataset is not None:
         problems += param_problems(d.dataset, dict(d.params))
     if d.path is not None:
@@ -328,13 +358,32 @@ def data_options(cfg: Config) -> DataOptions:
                        delimiter=d.delimiter)
 
 
+IMAGE_UNUSED = ("features", "drop", "id", "weight", "types", "label", "polynomial")
+
+
+def image_problems(cfg: Config) -> list[str]:
+    """The column keys a model that takes images leaves without effect, set anyway."""
+    if not cfg.model.images:
+        return []
+    d, fields = cfg.data, DataConfig.model_fields
+    first = layer_specs(cfg.model.layers[:1])[0][0]
+    return [f"data.{k}: has no effect on images (the model starts with {first}: its inputs are pixels, "
+            "not columns)" for k in IMAGE_UNUSED
+            if getattr(d, k) != (fields[k].default_factory() if fields[k].default_factory else fields[k].default)]
+
+
 def load_data(cfg: Config, stop=None, folds: tuple[int, int] | None = None) -> Dataset:
     """The config's data, split and encoded; ``stop()`` is asked while it loads (Ctrl-C);
-    ``folds=(k, i)``: fold i of k is the validation split."""
+    ``folds=(k, i)``: fold i of k is the validation split. A model that starts with a
+    convolution, pooling or flatten reads images."""
     d = cfg.data
+    problems = image_problems(cfg)
+    if problems:
+        raise ConfigError(problems[0], problems)
     return load_dataset(dataset=d.dataset, path=d.path, label=d.label, params=dict(d.params),
                         task=d.task, validation=d.validation, test=d.test, scaling=d.scaling,
                         polynomial=d.polynomial, subset=d.subset, seed=cfg.seed,
                         dtype=cfg.training.dtype, options=data_options(cfg),
-                        target_scaling=target_scaling(cfg), stop=stop, folds=folds)
+                        target_scaling=target_scaling(cfg), images=d.layout if cfg.model.images else None,
+                        stop=stop, folds=folds)
 

@@ -66,9 +66,14 @@ def _run_of(path) -> str:
 
 
 # ---------------------------------------------------------------- model.npz
+def _image_shape(v) -> bool:
+    """[channels, height, width] of a model that takes images."""
+    return isinstance(v, list) and len(v) == 3 and all(_count(x, 1) for x in v)
+
+
 _META_FIELDS = {
     "task": lambda v: v in ("classification", "regression"),
-    "n_in": lambda v: _count(v, 1), "n_out": lambda v: _count(v, 1),
+    "n_in": lambda v: _count(v, 1) or _image_shape(v), "n_out": lambda v: _count(v, 1),
     "loss": lambda v: isinstance(v, str), "output": lambda v: isinstance(v, str),
     "feature_names": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
 }
@@ -113,7 +118,8 @@ def model_meta(arrays: dict, path) -> dict:
         if meta["n_out"] not in (len(classes), 1) or (meta["n_out"] == 1 and len(classes) != 2):
             raise bad(f"{len(classes)} classes for {meta['n_out']} outputs")
     n_weights = sum(a.size for k, a in arrays.items() if k.startswith("net."))
-    if max(meta["n_in"], meta["n_out"]) > n_weights:  # the first and last layers hold at least that many
+    n_in = meta["n_in"] if not isinstance(meta["n_in"], list) else 1  # an image: its first layer may be a pool
+    if max(n_in, meta["n_out"]) > n_weights:  # the first and last layers hold at least that many
         raise bad(f"meta says {meta['n_in']} inputs and {meta['n_out']} outputs for {n_weights} weights")
     n_features = arrays.get("prep.n_features_in")
     scale = arrays.get("prep.scale")

@@ -23,6 +23,7 @@ from nncli.data import check_finite, encode_rows
 from nncli.data.columns import missing_columns
 from nncli.data.encode import TableEncoder
 from nncli.data.files import fingerprint
+from nncli.data.images import PixelScaler, label_table, read_images
 from nncli.data.labels import encode_labels, label_rows
 from nncli.data.preprocess import Preprocessor
 from nncli.data.source import open_source
@@ -43,7 +44,7 @@ class Loaded:
     classes: np.ndarray | None
     loss: object
     format: int = 2
-    encoder: TableEncoder | None = None
+    encoder: TableEncoder | None = None  # None for a model that takes images
     target: TargetScaler = field(default_factory=TargetScaler)
     split: dict = field(default_factory=dict)  # split -> row numbers (format 3)
 
@@ -90,20 +91,23 @@ def load_run(run: str, runs_dir: str | Path = "runs") -> tuple[Path, Loaded]:
     try:
         net = network(cfg, meta["n_in"], meta["n_out"], meta["output"])
         net.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("net.")})
-        prep = Preprocessor.from_state_dict(arrays)
-        enc = (TableEncoder.from_state_dict(arrays) if "enc.columns" in arrays
-               else TableEncoder.numbers(list(meta["feature_names"])))
-        if len(enc.names) != prep.n_features_in:
-            raise ValueError(f"{len(enc.names)} encoded inputs for a preprocessor of {prep.n_features_in}")
+        if "img.scale" in arrays:
+            prep, enc = PixelScaler.from_state_dict(arrays), None
+        else:
+            prep = Preprocessor.from_state_dict(arrays)
+            enc = (TableEncoder.from_state_dict(arrays) if "enc.columns" in arrays
+                   else TableEncoder.numbers(list(meta["feature_names"])))
+            if len(enc.names) != prep.n_features_in:
+                raise ValueError(f"{len(enc.names)} encoded inputs for a preprocessor of {prep.n_features_in}")
         target = TargetScaler.from_state_dict(arrays)
         split = {k[6:]: np.asarray(v, np.int64) for k, v in arrays.items() if k.startswith("split.")}
         loss = make_loss(meta["loss"], cfg.loss.huber_delta)
-        width = prep.transform(np.zeros((1, prep.n_features_in))).shape[1]
+        width = list(prep.shape) if enc is None else prep.transform(np.zeros((1, prep.n_features_in))).shape[1]
     except (KeyError, ValueError, TypeError, DataError, ConfigError) as e:
         raise RunError(f"{model_file}: corrupt or not an nncli model ({' '.join(str(e).split())})") from e
     if width != meta["n_in"]:
         raise RunError(f"{model_file}: corrupt or not an nncli model (the preprocessing gives {width} "
-                       f"features, the network takes {meta['n_in']})")
+                       f"features or images, the network takes {meta['n_in']})")
     return run_dir, Loaded(cfg, net, prep, meta, arrays.get("classes"), loss, fmt, enc, target, split)
 
 
@@ -224,6 +228,8 @@ def _labels(lr: Loaded, table, label: str, rows: np.ndarray) -> np.ndarray:
 def evaluate(run: str, data_file: str | None = None, runs_dir: str | Path = "runs", stop=None) -> dict:
     """Score a saved run on its recorded test rows, or on another file (columns by name)."""
     run_dir, lr = load_run(run, runs_dir)
+    if lr.encoder is None:
+        return run_interruptibly(lambda cancel: _evaluate_images(lr, run_dir, data_file), stop)
 
     def work(cancel):
         if data_file is None:
@@ -285,6 +291,8 @@ def predict(run: str, input_file: str, runs_dir: str | Path = "runs", stream=Non
     if input_file != "-":
         check_path(input_file, "input file")
     run_dir, lr = load_run(run, runs_dir)
+    if lr.encoder is None:
+        return run_interruptibly(lambda cancel: _predict_images(lr, run_dir, input_file), stop)
 
     def work(cancel):
         src = _open(lr, input_file, stream=stream, cancel=cancel)
@@ -325,3 +333,48 @@ def _predictions(lr: Loaded, table, X, rows, bound) -> Predictions:
         notes.append(f"{table.source}: column '{c}' has values not seen in training ({shown}); "
                      "they were encoded as no known category")
     return Predictions(cols, probs, notes, lr.cfg.training.dtype, len(rows))
+
+
+# ---------------------------------------------------------------- runs whose model takes images
+class _NoColumns:
+    unseen: dict = {}
+
+
+def _images(lr: Loaded, run_dir: Path, path, need_y: bool):
+    """(scaled images, labels or None, source name, fingerprint) of the run's data or a file."""
+    d = lr.cfg.data
+    if path is not None and str(path) == "-":
+        raise DataError(f"run {run_dir.name} takes images: pass an .npz file whose X holds them, not a CSV stream")
+    X, y, name, fp = read_images(dataset=None if path else d.dataset, path=path, params=dict(d.params),
+                                 seed=lr.cfg.seed, layout=d.layout, shape=lr.prep.shape, need_y=need_y)
+    return lr.prep.transform(X, lr.cfg.training.dtype), y, name, fp
+
+
+def _evaluate_images(lr: Loaded, run_dir: Path, data_file) -> dict:
+    if data_file is None:
+        d, recorded = lr.cfg.data, lr.meta.get("data") or {}
+        path = d.path
+        if path is not None and not Path(path).exists():
+            raise DataError(f"{path}: no such file; run {run_dir.name} was trained on it (score another "
+                            "file with --data FILE)")
+        X, y, name, fp = _images(lr, run_dir, path, True)
+        if recorded.get("sha256") and fp.get("sha256") != recorded["sha256"]:
+            raise DataError(f"{name}: the images differ from the ones run {run_dir.name} was trained on; "
+                            "its test rows cannot be found again: score a file with --data FILE")
+        rows = lr.split.get("test", np.zeros(0, np.int64))
+        if len(rows) == 0:
+            raise DataError(f"{run_dir}: the run has no test split (data.test: 0); pass --data FILE")
+        source = f"test split of {name}"
+    else:
+        X, y, name, _ = _images(lr, run_dir, data_file, True)
+        rows, source = np.arange(len(X)), name
+    table = label_table(name, y)
+    return _scores(lr, run_dir, source, X[rows], _labels(lr, table, "y", rows), rows, table, _NoColumns(), 0)
+
+
+def _predict_images(lr: Loaded, run_dir: Path, input_file) -> Predictions:
+    X, _, name, _ = _images(lr, run_dir, input_file, False)
+    if not len(X):
+        raise DataError(f"{name}: no images, expected at least one to predict")
+    rows = np.arange(len(X))
+    return _predictions(lr, label_table(name, np.zeros(len(X))), X, rows, _NoColumns())

@@ -234,7 +234,7 @@ def model_outputs(run_dir: Path, grid_points: int | None = 200) -> Outputs:
     proba = _probabilities(loaded.loss.link(out))  # (n, n_classes)
     classes = [str(c) for c in loaded.classes]
     grid = None
-    if loaded.prep.n_features_in == 2 and grid_points:
+    if loaded.encoder is not None and loaded.prep.n_features_in == 2 and grid_points:  # columns, not images
         grid = _grid(loaded, ds, grid_points)
     return Outputs(split, task, np.asarray(y), proba.argmax(axis=1), proba, classes, grid)
 

@@ -36,6 +36,7 @@ import numpy as np
 from nncli import __version__, blas, rundir, runs, verdict
 from nncli.build import Parts, build, check, load_data, targets
 from nncli.config import Config, dump_config
+from nncli.config.layers import sizes_and_activations
 from nncli.config.resources import check_resources
 from nncli.config.resume import RESUME_MAY_CHANGE, check_may_change, resume_changes  # noqa: F401  (RESUME_MAY_CHANGE: re-exported)
 from nncli.data import Dataset, import_reader
@@ -77,8 +78,11 @@ def versions() -> dict:
 
 
 def hyper(cfg: Config) -> dict:
-    """The main hyper-parameters, for `nncli runs`."""
-    return {"hidden": list(cfg.model.hidden), "activation": cfg.model.activation,
+    """The main hyper-parameters, for `nncli runs`. A layer list shows its weighted layers
+    (conv32, conv64, 128: filters of each convolution, units of each dense layer)."""
+    m = cfg.model
+    hidden, activation = (list(m.hidden), m.activation) if m.layers is None else sizes_and_activations(m.layers)
+    return {"hidden": hidden, "activation": activation,
             "optimizer": cfg.optimizer.name, "lr": cfg.optimizer.lr,
             "batch_size": cfg.training.batch_size, "epochs": cfg.training.epochs}
 
@@ -103,7 +107,8 @@ def model_arrays(parts: Parts, ds: Dataset, cfg: Config) -> dict:
     arrays = {f"net.{k}": v for k, v in parts.net.state_dict().items()}
     arrays.update(rundir.saved_config(cfg))
     arrays.update(ds.state_dict())  # preprocessing, column encoders, target scaling, split rows
-    meta = {"task": ds.task, "n_in": int(ds.X_train.shape[1]), "n_out": parts.n_out,
+    n_in = int(ds.X_train.shape[1]) if ds.X_train.ndim == 2 else list(ds.X_train.shape[1:])  # images: (C, H, W)
+    meta = {"task": ds.task, "n_in": n_in, "n_out": parts.n_out,
             "feature_names": ds.feature_names, "loss": parts.loss_name, "output": parts.output,
             "data": ds.fingerprint, "label": ds.info.get("label_column"), "id": ds.info.get("id")}
     arrays["meta"] = runs.put_str(json.dumps(meta))

@@ -51,6 +51,7 @@ FULL = textwrap.dedent("""\
       validation: 0.15
       test: 0.25
       scaling: minmax
+      layout: nchw
       polynomial: 2
       subset: 500
     model:

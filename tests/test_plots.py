@@ -28,6 +28,7 @@ TASK_PICTURES = {
     "diabetes": {"regression"},
     "digits": {"confusion_matrix"},
     "digits_sigmoid": {"confusion_matrix"},
+    "digits_cnn": {"confusion_matrix"},
     "iris": {"confusion_matrix"},
     "linear_regression": {"regression"},
     "logistic_regression": {"confusion_matrix", "roc_pr"},

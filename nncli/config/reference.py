@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from nncli.config.fields import ByName
+from nncli.config.layers import KIND_ALIASES, LAYER_KINDS, LayerList
 from nncli.config.schema import Config
 from nncli.config.validate import _find_model
 
@@ -29,6 +30,9 @@ def _rows(model: type[BaseModel], prefix: str, out: list[str], named: list[tuple
     for key, field in model.model_fields.items():
         path = prefix + key
         byname = next((m for m in field.metadata if isinstance(m, ByName)), None)
+        if any(isinstance(m, LayerList) for m in field.metadata):
+            out.append(f"| `{path}` | {_default(field)} | {field.description} |")
+            continue
         if byname is not None:
             out.append(f"| `{path}` | `{byname.default}` | {field.description} See [{path}](#{_anchor(path)}). |")
             named.append((path, byname))
@@ -37,6 +41,23 @@ def _rows(model: type[BaseModel], prefix: str, out: list[str], named: list[tuple
         sub = _find_model(field.annotation)
         if sub is not None:
             _rows(sub, path + ".", out, named)
+
+
+def _layer_kinds() -> list[str]:
+    """The ``model.layers`` section: each kind with its settings."""
+    out = ["", "## model.layers", "",
+           "Each entry is `{kind: settings}`; a scalar stands for the setting marked *, and a bare kind "
+           "(`flatten`, `batch_norm`) for its defaults. The output layer follows the list. A model "
+           "whose first layer is conv2d, a pooling layer or flatten reads images (see `data.layout`).", ""]
+    for kind, (model, main) in LAYER_KINDS.items():
+        out += [f"### {kind}", "", (model.__doc__ or "").strip(), ""]
+        if model.model_fields:
+            out += ["| key | default | meaning |", "|---|---|---|"]
+            out += [f"| `{key}`{' *' if key == main else ''} | {_default(f)} | {f.description} |"
+                    for key, f in model.model_fields.items()]
+            out.append("")
+    aliases = ", ".join(f"{a} ({k})" for a, k in KIND_ALIASES.items())
+    return out + [f"Other tools' names are read as these kinds: {aliases}.", ""]
 
 
 def _anchor(path: str) -> str:
@@ -51,6 +72,7 @@ def reference() -> str:
            "| key | default | meaning |", "|---|---|---|"]
     named: list[tuple[str, ByName]] = []
     _rows(Config, "", out, named)
+    out += _layer_kinds()
     while named:
         path, byname = named.pop(0)
         out += ["", f"## {path}", "",

@@ -7,11 +7,12 @@ This package imports neither numpy nor anything else heavy so the CLI starts fas
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, StrictInt, field_validator, model_validator
 
 from nncli.config.aliases import ACTIVATION_ALIASES, LOSS_ALIASES
+from nncli.config.layers import IMAGE_KINDS, LAYER_MODELS, LayerEntry, LayerList, layer_specs
 from nncli.config.fields import (  # noqa: F401  (ByName, _UNION_TAGS, _show: part of the schema's API)
     _UNION_TAGS,
     ByName,
@@ -119,8 +120,14 @@ class DataConfig(_Section):
                                ge=0, lt=1)
     test: float = _float(0.2, "Fraction of samples held out for testing, in [0, 1); "
                               "validation + test < 1.", ge=0, lt=1)
-    scaling: Annotated[_choice(("standard", "minmax", "none")), BeforeValidator(_none_if_off)] = Field(
-        "standard", description="Feature scaling fitted on the training split (null: none; 0/1 columns stay 0/1).")
+    scaling: Annotated[_choice(("standard", "minmax", "max", "none")), BeforeValidator(_none_if_off)] = Field(
+        "standard", description="Feature scaling fitted on the training split (null: none; 0/1 columns stay "
+                                "0/1). Images: standard and minmax work per channel; max divides every "
+                                "pixel by the largest training pixel (images only).")
+    layout: _choice(("nhwc", "nchw")) = Field(
+        "nhwc", description="Axis order of a 4-D X of images in an .npz: nhwc (samples, height, width, "
+                            "channels: how image libraries and Keras store them) or nchw (PyTorch's). "
+                            "A 3-D X is (samples, height, width), one channel.")
     polynomial: int = _int(1, "Degree of polynomial features, 1..10 (1 = none).", ge=1, le=10)
     subset: Optional[int] = _int(None, "Keep only the first N samples (>= 2).", ge=2)
 
@@ -176,9 +183,21 @@ def _sizes(value: Any) -> Any:
     return value
 
 
+def _one_or_list_int(value: Any) -> str:
+    return "_list" if isinstance(value, list) else "_int"
+
+
+FreezeEntry = Annotated[Union[StrictInt, Annotated[str, Field(strict=True, min_length=1)]], Field(union_mode="left_to_right")]
+
+
 class ModelConfig(_Section):
     """The network: hidden layers, activations, initialization and output."""
 
+    layers: Annotated[Optional[list[LayerEntry]], LayerList(LAYER_MODELS)] = Field(
+        None, description="The layers before the output layer, in order, instead of `hidden`: e.g. "
+                          "[{conv2d: {filters: 16, kernel: 3, padding: same}}, {activation: relu}, "
+                          "{maxpool2d: 2}, flatten, {dense: 64}, {activation: relu}]. See "
+                          "[model.layers](#modellayers).")
     hidden: Annotated[list[Size], BeforeValidator(_sizes)] = Field(
         default_factory=lambda: [128],
         description="Sizes of the hidden layers, e.g. [128, 64] (128 alone is [128]); "
@@ -202,21 +221,43 @@ class ModelConfig(_Section):
         "auto", description="Output activation; auto: follows from the task and loss.")
     init_from: Optional[FilePath] = Field(
         None, strict=True, description="A run directory whose weights start this model.")
-    freeze: int = _int(0, "Freeze the first N dense layers (0..len(hidden)+1).", ge=0)
+    freeze: _tagged(("_int", Annotated[int, Field(strict=True, ge=0)]), ("_list", list[FreezeEntry]),
+                    pick=_one_or_list_int) = Field(
+        0, description="Freeze the first N weighted layers (dense, and conv2d in model.layers, with what "
+                       "follows each), or a list of layers by name (conv2d0, dense1, as the summary "
+                       "shows them) or by index (in model.layers; counted in the built network with hidden).")
+
+    @property
+    def weighted(self) -> int:
+        """Layers with weights that ``freeze: N`` counts: the hidden ones and the output."""
+        if self.layers is None:
+            return len(self.hidden) + 1
+        return sum(kind in ("conv2d", "dense") for kind, _ in layer_specs(self.layers)) + 1
+
+    @property
+    def images(self) -> bool:
+        """The model takes images: model.layers starts with a convolution, pooling or flatten."""
+        return bool(self.layers) and layer_specs(self.layers[:1])[0][0] in IMAGE_KINDS + ("flatten",)
 
     @model_validator(mode="after")
     def _check(self) -> ModelConfig:
         n = len(self.hidden)
         problems = []
-        for key in ("activation", "dropout"):
-            value = getattr(self, key)
-            if isinstance(value, list) and len(value) != n:
-                problems.append((key, f"expected one entry per hidden layer ({n}), "
-                                      f"got {len(value)}: {_show(value)}", value))
-        if self.freeze > n + 1:
-            problems.append(("freeze", f"expected at most {n + 1} (the number of dense layers), "
+        if self.layers is not None:
+            problems += _layer_list_problems(self)
+        else:
+            for key in ("activation", "dropout"):
+                value = getattr(self, key)
+                if isinstance(value, list) and len(value) != n:
+                    problems.append((key, f"expected one entry per hidden layer ({n}), "
+                                          f"got {len(value)}: {_show(value)}", value))
+        if isinstance(self.freeze, int) and self.freeze > self.weighted:
+            what = "dense layers" if self.layers is None else "conv2d and dense layers, the output included"
+            problems.append(("freeze", f"expected at most {self.weighted} (the number of {what}), "
                                        f"got {self.freeze}", self.freeze))
         acts = {self.activation} if isinstance(self.activation, str) else set(self.activation)
+        if self.layers is not None:
+            acts = {spec["name"] for kind, spec in layer_specs(self.layers) if kind == "activation"}
         problems += [p for p in [
             _unused(self, "leaky_slope", bool(acts & {"leaky_relu", "prelu"}),
                     "only leaky_relu and prelu use it (set model.activation)"),
@@ -226,6 +267,21 @@ class ModelConfig(_Section):
         ] if p]
         _raise("ModelConfig", problems)
         return self
+
+
+def _layer_list_problems(m: ModelConfig) -> list[tuple[str, str, Any]]:
+    """model.layers says everything about the hidden layers: the keys that say it for
+    ``hidden`` may not be set to anything but their defaults beside it."""
+    problems, fields = [], type(m).model_fields
+    if m.hidden != fields["hidden"].default_factory():
+        problems.append(("layers", "model.layers and model.hidden both describe the hidden layers; keep "
+                                   "one (hidden: [64] is layers: [{dense: 64}, {activation: relu}])", None))
+    for key, entry in (("activation", "{activation: relu}"), ("dropout", "{dropout: 0.2}"),
+                       ("batch_norm", "batch_norm")):
+        if getattr(m, key) != fields[key].default:
+            problems.append((key, f"{_show(getattr(m, key))} has no effect with model.layers: write "
+                                  f"{entry} entries in the list where you want them", getattr(m, key)))
+    return problems
 
 
 class LossConfig(_Section):

@@ -102,12 +102,14 @@ def check_finite(X: np.ndarray, rows: np.ndarray, table, names: list[str], what:
 def load_dataset(*, dataset: str | None, path: str | None, label: str | None, params: dict,
                  task: str | None, validation: float, test: float, scaling: str, polynomial: int,
                  subset: int | None, seed: int, dtype: str = "float32", options: DataOptions | None = None,
-                 target_scaling: str = "none", stop=None, folds: tuple[int, int] | None = None) -> Dataset:
+                 target_scaling: str = "none", images: str | None = None, stop=None,
+                 folds: tuple[int, int] | None = None) -> Dataset:
     """Read, choose columns, encode, split (test first, then validation), fit on train.
 
+    ``images``: None for rows of columns, or the axis order (``nhwc`` | ``nchw``) of a 4-D X:
+    the samples are then images (``images.py``) and X arrays are (N, C, H, W).
     ``folds=(k, i)``: the rows outside the test split are cut into k folds and fold i is the
     validation split (``validation`` is then not used).
-
     ``stop()`` (when given) is asked every 50 ms; when it names a signal, loading stops with
     Interrupted.
     """
@@ -119,6 +121,16 @@ def load_dataset(*, dataset: str | None, path: str | None, label: str | None, pa
         raise DataError(f"data: validation + test must be < 1, got {validation} + {test}")
     if subset is not None and subset < 2:
         raise DataError(f"data.subset: expected at least 2 samples, got {subset}")
+    if images is not None:
+        from nncli.data.images import load_images
+
+        return run_interruptibly(lambda cancel: load_images(
+            dataset=dataset, path=path, params=params, task=task, validation=validation, test=test,
+            scaling=scaling, layout=images, subset=subset, seed=seed, dtype=dtype,
+            target_scaling=target_scaling, folds=folds, cancel=cancel), stop)
+    if scaling == "max":
+        raise DataError("data.scaling: max divides pixels by the largest one, for images; a table's columns "
+                        "take standard, minmax or none")
     prep = Preprocessor(scaling, polynomial)
     opts = options or DataOptions(label=label)
     if options is not None and label is not None:

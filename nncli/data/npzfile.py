@@ -83,6 +83,17 @@ def _array(z: zipfile.ZipFile, key: str, path, budget: int) -> np.ndarray:
 def read_npz(path, name: str | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(X float64 (n, d) with NaN where missing, y (n,) or (n, k), feature names)."""
     name = name or str(path)
+    arrays = read_arrays(path, name, need_y=True)
+    X = arrays["X"]
+    if X.ndim in (3, 4):
+        raise DataError(f"{name}: X of shape {X.shape} holds images; a model that takes images starts "
+                        "model.layers with conv2d, a pooling layer or flatten")
+    return _check(name, X, arrays["y"], arrays.get("feature_names"))
+
+
+def read_arrays(path, name: str, need_y: bool = True) -> dict[str, np.ndarray]:
+    """The archive's X, y (when present or ``need_y``) and feature_names, checked for size and
+    pickles before anything is allocated."""
     try:
         with open(path, "rb") as f:
             magic = f.read(6)
@@ -99,7 +110,7 @@ def read_npz(path, name: str | None = None) -> tuple[np.ndarray, np.ndarray, lis
         raise DataError(f"{name}: truncated or damaged .npz archive ({e})") from None
     with z:
         files = {n[:-4] for n in z.namelist() if n.endswith(".npy")}
-        missing = [k for k in ("X", "y") if k not in files]
+        missing = [k for k in ("X", "y") if k not in files and (k == "X" or need_y)]
         if missing:
             raise DataError(f"{name}: missing array(s) {', '.join(missing)}; the archive holds "
                             f"{', '.join(sorted(files)) or 'no arrays'} (expected X and y)")
@@ -109,7 +120,7 @@ def read_npz(path, name: str | None = None) -> tuple[np.ndarray, np.ndarray, lis
             if key in files:
                 arrays[key] = _array(z, key, name, budget)
                 budget -= arrays[key].nbytes
-    return _check(name, arrays["X"], arrays["y"], arrays.get("feature_names"))
+    return arrays
 
 
 def _check(name: str, X: np.ndarray, y: np.ndarray, fn) -> tuple[np.ndarray, np.ndarray, list[str]]:
