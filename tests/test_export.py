@@ -56,7 +56,7 @@ def _export(nncli, run, tmp_path) -> tuple[Path, dict]:
 def test_every_shipped_config_exports_to_what_predict_gives(config, tmp_path, nncli):
     import pandas as pd
 
-    from nncli import runs
+    from nncli import inference, runs
     from nncli.config import load_config
     from nncli.data import read_raw
 
@@ -66,9 +66,16 @@ def test_every_shipped_config_exports_to_what_predict_gives(config, tmp_path, nn
     d = cfg.data
     X, _, names, _ = read_raw(dataset=d.dataset, path=d.path, label=d.label, params=dict(d.params), seed=cfg.seed)
     rows = runs.load_model_arrays(run)["split.test"]
-    frame = pd.DataFrame(X[rows], columns=names)
-    got = dict(zip([o.name for o in _session(out).get_outputs()], _session(out).run(None, {"X": X[rows]})))
-    _same(_predict(run, frame, tmp_path), got, about.get("classes"))
+    outputs = [o.name for o in _session(out).get_outputs()]
+    if [i["name"] for i in about["inputs"]] == ["images"]:  # a CNN: raw pixels (batch, C, H, W) in, as predict reads them
+        images = X[rows].reshape(len(rows), 8, 8)  # digits: 8x8 grey images
+        np.savez(tmp_path / "images.npz", X=images)
+        got = dict(zip(outputs, _session(out).run(None, {"images": images[:, None].astype(np.float64)})))
+        expected = inference.predict(str(run), str(tmp_path / "images.npz")).columns
+    else:
+        got = dict(zip(outputs, _session(out).run(None, {"X": X[rows]})))
+        expected = _predict(run, pd.DataFrame(X[rows], columns=names), tmp_path)
+    _same(expected, got, about.get("classes"))
     model = onnx.load(str(out))
     meta = {p.key: p.value for p in model.metadata_props}
     assert meta["run"] == run.name and meta["nncli_version"] and meta["run_name"] == cfg.name

@@ -84,16 +84,19 @@ def run_model(run: str, runs_dir="runs"):
     """(ONNX model, description) of a saved run's whole inference path."""
     _onnx()
     from nncli.export.graph import OPSET, Graph
-    from nncli.export.inputs import encoded_inputs, preprocessed
+    from nncli.export.inputs import encoded_inputs, preprocessed, scaled_images
     from nncli.export.layers import export_layers
     from nncli.inference import load_run
 
     run_dir, lr = load_run(run, runs_dir)
     g = Graph(lr.net.dtype)
-    encoded, inputs = encoded_inputs(g, lr.encoder, list(lr.cfg.data.missing_values))
-    x = preprocessed(g, lr.prep, encoded)
-    if len(lr.net.input_shape) > 1:  # image samples: the features are each image's pixels, channel-major
-        x = g.op("Reshape", [x, g.const(np.array([-1, *lr.net.input_shape], np.int64), "shape")], "images")
+    if lr.encoder is None:  # a model that takes images: (batch, C, H, W) pixels, scaled per channel
+        x, inputs = scaled_images(g, lr.prep)
+    else:
+        encoded, inputs = encoded_inputs(g, lr.encoder, list(lr.cfg.data.missing_values))
+        x = preprocessed(g, lr.prep, encoded)
+        if len(lr.net.input_shape) > 1:  # image-shaped samples of a table: each row's values, channel-major
+            x = g.op("Reshape", [x, g.const(np.array([-1, *lr.net.input_shape], np.int64), "shape")], "images")
     out = export_layers(g, lr.net, x)
     about = {"run": run_dir.name, "name": lr.cfg.name, "task": lr.meta["task"], "inputs": inputs,
              **_head(g, lr, out), "opset": OPSET, "nncli_version": __version__}

@@ -119,4 +119,17 @@ def preprocessed(g: Graph, prep, x: str) -> str:
     return g.op("Cast", [z], "features", to=to)
 
 
-__all__ = ["encoded_inputs", "preprocessed", "MISSING"]
+def scaled_images(g: Graph, scaler) -> tuple[str, list[dict]]:
+    """The input ``images`` (batch, C, H, W) of raw pixels in double, channels first as nncli
+    reads them (data.layout), and x * scale[c] + offset[c] per channel in the network's type."""
+    c, h, w = (int(v) for v in scaler.shape)
+    x = g.input("images", TensorProto.DOUBLE, ["batch", c, h, w])
+    z = g.op("Add", [g.op("Mul", [x, g.const(scaler.scale.reshape(c, 1, 1).astype(F64), "pixel_scale")]),
+                     g.const(scaler.offset.reshape(c, 1, 1).astype(F64), "pixel_offset")], "pixels")
+    to = TensorProto.FLOAT if g.dtype == np.float32 else TensorProto.DOUBLE
+    described = [{"name": "images", "type": "double", "shape": ["batch", c, h, w],
+                  "meaning": f"raw pixels, channels first; scaled in the graph ({scaler.scaling})"}]
+    return g.op("Cast", [z], "features", to=to), described
+
+
+__all__ = ["encoded_inputs", "preprocessed", "scaled_images", "MISSING"]
