@@ -126,3 +126,15 @@ def same_weights(a, b) -> bool:
     """Whether two runs' model.npz hold the same arrays (weights, preprocessing, classes)."""
     x, y = load_arrays(Path(a) / "model.npz"), load_arrays(Path(b) / "model.npz")
     return x.keys() == y.keys() and all(np.array_equal(x[k], y[k]) for k in x if k not in NOT_WEIGHTS)
+
+
+# a small run with every kind of state a checkpoint carries (batch norm, dropout's RNG, a warm-up
+# schedule): what the crash-safety tests interrupt, damage and resume
+SMALL = """\
+name: small
+seed: 5
+data: {dataset: digits, subset: 300, validation: 0.2, test: 0.2}
+model: {hidden: [16, 8], dropout: 0.1, batch_norm: true}
+optimizer: {name: adam, lr: 0.01, schedule: {name: cosine, warmup: 1}}
+training: {epochs: 6, batch_size: 32}
+"""

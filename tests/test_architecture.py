@@ -147,7 +147,14 @@ def test_no_class_level_mutable_state_in_layers():
 
 def test_config_choices_match_the_core_registries():
     from nncli import config
-    from nncli.nn import ACTIVATIONS, INITIALIZERS, LOSSES, OPTIMIZERS, OUTPUT_HEADS, SCHEDULES
+    from nncli.nn import (
+        ACTIVATIONS,
+        INITIALIZERS,
+        LOSSES,
+        OPTIMIZERS,
+        OUTPUT_HEADS,
+        SCHEDULES,
+    )
 
     assert set(config.ACTIVATION_NAMES) == set(ACTIVATIONS)
     assert set(config.OUTPUT_NAMES) - {"auto"} == set(OUTPUT_HEADS)

@@ -6,8 +6,8 @@ import re
 
 import pytest
 import yaml
-
 from helpers import write
+
 from nncli.config import config_to_dict, load_config
 
 COMMANDS = [["train"], ["sweep"], ["evaluate"], ["predict"], ["runs"], ["config", "show"],

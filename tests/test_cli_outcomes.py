@@ -8,8 +8,8 @@ import signal
 from pathlib import Path
 
 import pytest
-
 from helpers import run_dirs, write
+
 from nncli import runner
 
 SMALL = """\

@@ -8,8 +8,8 @@ import json
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 import typing
+from pathlib import Path
 
 import pytest
 import yaml

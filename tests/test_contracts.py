@@ -15,7 +15,16 @@ import numpy as np
 import pytest
 
 from nncli import checkpoint, runs
-from nncli.nn import Dense, Dropout, Layer, Network, Trainer, build_mlp, make_loss, make_optimizer
+from nncli.nn import (
+    Dense,
+    Dropout,
+    Layer,
+    Network,
+    Trainer,
+    build_mlp,
+    make_loss,
+    make_optimizer,
+)
 from nncli.nn.gradcheck import TOL, check_network, fix_dropout_masks
 
 FIXTURES = Path(__file__).parent / "fixtures" / "v0_1_0"

@@ -15,8 +15,18 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from nncli.nn import (AvgPool2D, BatchNorm, Conv2D, Dense, Flatten, MaxPool2D, Network, Trainer,
-                      make_loss, make_optimizer)
+from nncli.nn import (
+    AvgPool2D,
+    BatchNorm,
+    Conv2D,
+    Dense,
+    Flatten,
+    MaxPool2D,
+    Network,
+    Trainer,
+    make_loss,
+    make_optimizer,
+)
 from nncli.nn import conv as conv_module
 from nncli.nn.activations import PReLU, ReLU
 from nncli.nn.gradcheck import check_network, spread

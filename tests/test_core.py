@@ -12,7 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.special import expit, logsumexp
-from sklearn.datasets import load_digits, load_iris, make_classification, make_regression
+from sklearn.datasets import (
+    load_digits,
+    load_iris,
+    make_classification,
+    make_regression,
+)
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 

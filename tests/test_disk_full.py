@@ -19,18 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import SMALL as SMALL_RUN
 from helpers import load_arrays, run_dirs, write
 
 from nncli import atomic, runner, runs
 from nncli.config import load_config
 
-SMALL = """\
-name: small
-seed: 5
-data: {dataset: digits, subset: 300, validation: 0.2, test: 0.2}
-model: {hidden: [16, 8], dropout: 0.1, batch_norm: true}
-optimizer: {name: adam, lr: 0.01, schedule: {name: cosine, warmup: 1}}
-training: {epochs: 4, batch_size: 32}
+SMALL = SMALL_RUN.replace("epochs: 6", "epochs: 4") + """\
 plots: false  # a picture is never worth failing a run (test_plots.py): here every write must count
 """
 

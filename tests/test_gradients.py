@@ -12,7 +12,14 @@ import numpy as np
 import pytest
 
 from nncli.nn.activations import ACTIVATIONS, OUTPUT_HEADS, make_activation
-from nncli.nn.gradcheck import TOL, check_network, fix_dropout_masks, numeric_grad, rel_error, spread
+from nncli.nn.gradcheck import (
+    TOL,
+    check_network,
+    fix_dropout_masks,
+    numeric_grad,
+    rel_error,
+    spread,
+)
 from nncli.nn.layers import BatchNorm, Dense, Dropout
 from nncli.nn.losses import LOSSES, make_loss
 from nncli.nn.network import Network, build_mlp

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from helpers import write
 
 ROWS = "".join(f"{i % 7},{(i * 3) % 11},{'a' if i % 2 else 'b'}\n" for i in range(40))

@@ -155,6 +155,7 @@ def test_maxout_after_a_listed_dense_gets_its_pieces():
 
 def test_the_json_schema_takes_every_spelling_and_refuses_an_unknown_kind():
     import jsonschema  # in the test extra
+
     from nncli.config.load import config_schema
 
     schema = config_schema()

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from helpers import load_arrays, run_dirs, write
+from helpers import SMALL, load_arrays, run_dirs, write
 
 from nncli import atomic, runner, runs
 from nncli.config import load_config
@@ -28,14 +28,6 @@ from nncli.errors import Interrupted
 from nncli.nn import Callback
 
 # trains in well under a second; dropout, batch norm and a warm-up schedule all carry state
-SMALL = """\
-name: small
-seed: 5
-data: {dataset: digits, subset: 300, validation: 0.2, test: 0.2}
-model: {hidden: [16, 8], dropout: 0.1, batch_norm: true}
-optimizer: {name: adam, lr: 0.01, schedule: {name: cosine, warmup: 1}}
-training: {epochs: 6, batch_size: 32}
-"""
 # a different family of state: momentum buffers, lookahead slow weights, plateau counters,
 # early stopping's best weights
 SMALL2 = """\

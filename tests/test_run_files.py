@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import load_arrays, run_dirs, write
+from helpers import SMALL, load_arrays, run_dirs, write
 
 from nncli import runner, runs
 from nncli.atomic import load_npz, save_npz
@@ -19,14 +19,6 @@ from nncli.config import load_config
 from nncli.errors import Interrupted, RunError
 from nncli.nn import Callback
 
-SMALL = """\
-name: small
-seed: 5
-data: {dataset: digits, subset: 300, validation: 0.2, test: 0.2}
-model: {hidden: [16, 8], dropout: 0.1, batch_norm: true}
-optimizer: {name: adam, lr: 0.01, schedule: {name: cosine, warmup: 1}}
-training: {epochs: 6, batch_size: 32}
-"""
 IRIS = """\
 name: iris
 seed: 1

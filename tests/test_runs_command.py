@@ -26,8 +26,8 @@ DIABETES = "name: {name}\nseed: 2\ndata: {{dataset: diabetes}}\nmodel: {{hidden:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     """Three iris runs, two diabetes runs (one with a long name) and a sweep."""
-    from nncli.cli import main  # noqa: F401  (the CLI imports what the runs need)
     from nncli import runner
+    from nncli.cli import main  # noqa: F401  (the CLI imports what the runs need)
     from nncli.config import load_config
 
     root = tmp_path_factory.mktemp("store")

@@ -11,7 +11,7 @@ import pytest
 from helpers import write
 from rich.console import Console
 
-from nncli import runner, rundata
+from nncli import rundata, runner
 from nncli.cli.train import _progress_callback
 from nncli.config import load_config
 from nncli.textplot import chart, log_scale

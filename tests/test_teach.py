@@ -10,7 +10,16 @@ import numpy as np
 import pytest
 import yaml
 
-from nncli.nn import ACTIVATIONS, AvgPool2D, BatchNorm, Conv2D, Dense, Flatten, MaxPool2D, Network
+from nncli.nn import (
+    ACTIVATIONS,
+    AvgPool2D,
+    BatchNorm,
+    Conv2D,
+    Dense,
+    Flatten,
+    MaxPool2D,
+    Network,
+)
 from nncli.nn.activations import ReLU, Tanh, make_activation
 from nncli.nn.gradcheck import TOL, check_layers, check_network, fix_dropout_masks
 from nncli.nn.losses import make_loss
