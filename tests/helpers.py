@@ -138,3 +138,14 @@ model: {hidden: [16, 8], dropout: 0.1, batch_norm: true}
 optimizer: {name: adam, lr: 0.01, schedule: {name: cosine, warmup: 1}}
 training: {epochs: 6, batch_size: 32}
 """
+
+
+# a tiny classification run: three epochs of iris
+IRIS = """\
+name: iris
+seed: 1
+data: {dataset: iris, validation: 0.2, test: 0.2}
+model: {hidden: [8]}
+optimizer: {name: adam, lr: 0.01}
+training: {epochs: 3, batch_size: 16}
+"""

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from helpers import load_arrays, run_dirs, write
+from helpers import IRIS, load_arrays, run_dirs, write
 from sklearn import metrics
 from typer.testing import CliRunner
 
@@ -32,14 +32,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "configs").glob("*.yaml"))
 METRIC_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"]
 
-IRIS = """\
-name: iris
-seed: 1
-data: {dataset: iris, validation: 0.2, test: 0.2}
-model: {hidden: [8]}
-optimizer: {name: adam, lr: 0.01}
-training: {epochs: 3, batch_size: 16}
-"""
 DIABETES = """\
 name: diabetes
 seed: 2

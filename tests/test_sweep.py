@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import same_weights, write
+from helpers import IRIS, same_weights, write
 
 from nncli import runner
 from nncli.config import load_config
@@ -23,14 +23,6 @@ from nncli.sweep import (
     worker,
 )
 
-IRIS = """\
-name: iris
-seed: 1
-data: {dataset: iris, validation: 0.2, test: 0.2}
-model: {hidden: [8]}
-optimizer: {name: adam, lr: 0.01}
-training: {epochs: 3, batch_size: 16}
-"""
 DIGITS = """\
 name: dig
 data: {dataset: digits, subset: 400}

@@ -10,7 +10,6 @@ imported inside the functions that need them.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,7 +22,7 @@ from nncli.data.labels import encode_labels, label_rows, sample_weights
 from nncli.data.names import DATASETS, DTYPES, GENERATORS, TASKS, choice as _choice  # noqa: F401
 from nncli.data.preprocess import Preprocessor, block_rows
 from nncli.data.source import open_source
-from nncli.data.splits import fold_rows, split_rows
+from nncli.data.splits import assign_rows
 from nncli.data.target import TargetScaler
 from nncli.data.worker import run_interruptibly
 from nncli.errors import DataError
@@ -158,18 +157,7 @@ def _load(dataset, path, params, task, validation, test, prep, subset, seed, dty
     if n < 2:
         raise DataError(f"{src.name}: expected at least 2 samples, got {n}")
     y, classes, task, strat = encode_labels(table, col, labeled, task, dtype)
-    n_test = math.ceil(test * n) if test > 0 else 0
-    n_val = math.ceil(validation * n) if validation > 0 and folds is None else 0
-    if n - n_test - n_val < 1:
-        raise DataError(f"{src.name}: {n} samples are too few for validation={validation} and "
-                        f"test={test} (the training split would be empty)")
-    if folds is None:
-        rows = split_rows(labeled, strat, n_test, n_val, seed)
-    else:
-        try:
-            rows = fold_rows(labeled, strat, n_test, folds[0], folds[1], seed)
-        except ValueError as e:
-            raise DataError(f"{src.name}: {e}") from e
+    rows = assign_rows(labeled, strat, validation=validation, test=test, folds=folds, seed=seed, source=src.name)
     weights = sample_weights(table, roles.weight, rows["train"]) if roles.weight else None
     kept = decide_types(table, roles, opts)
     enc = TableEncoder(kept, impute=opts.impute, impute_categories=opts.impute_categories,

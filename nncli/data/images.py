@@ -16,7 +16,7 @@ import numpy as np
 
 from nncli.data.labels import encode_labels, label_rows
 from nncli.data.names import choice
-from nncli.data.splits import fold_rows, split_rows
+from nncli.data.splits import assign_rows
 from nncli.data.table import from_arrays
 from nncli.errors import DataError
 
@@ -161,17 +161,8 @@ def load_images(*, dataset, path, params, task, validation, test, scaling, layou
     if n < 2:
         raise DataError(f"{source}: expected at least 2 labelled images, got {n}")
     y_all, classes, task, strat = encode_labels(table, col, labeled, task, dtype)
-    n_test = math.ceil(test * n) if test > 0 else 0
-    n_val = math.ceil(validation * n) if validation > 0 and folds is None else 0
-    if n - n_test - n_val < 1:
-        raise DataError(f"{source}: {n} images are too few for validation={validation} and test={test}")
-    if folds is None:
-        rows = split_rows(labeled, strat, n_test, n_val, seed)
-    else:  # fold i of k is the validation split
-        try:
-            rows = fold_rows(labeled, strat, n_test, folds[0], folds[1], seed)
-        except ValueError as e:
-            raise DataError(f"{source}: {e}") from e
+    rows = assign_rows(labeled, strat, validation=validation, test=test, folds=folds, seed=seed, source=source,
+                       what="images")
     scaler = PixelScaler(scaling).fit(X[np.sort(rows["train"])])
     split = {k: scaler.transform(X[r], dtype) for k, r in rows.items()}
     from nncli.data.target import TargetScaler

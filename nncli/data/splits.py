@@ -8,7 +8,11 @@ A test checks both give the same rows.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from nncli.errors import DataError
 
 
 def _split_seed(seed: int, stream: int) -> int:
@@ -101,3 +105,22 @@ def fold_rows(labeled: np.ndarray, strat: np.ndarray | None, n_test: int, k: int
         cut = KFold(k, shuffle=True, random_state=state).split(rest)
     tr, va = list(cut)[index]
     return {"train": labeled[rest[tr]], "validation": labeled[rest[va]], "test": labeled[te]}
+
+
+def assign_rows(labeled: np.ndarray, strat: np.ndarray | None, *, validation: float, test: float,
+                folds: tuple[int, int] | None, seed: int, source: str, what: str = "samples") -> dict:
+    """Split -> row numbers of the labelled rows: the validation and test fractions, or with
+    ``folds`` (k, i) the test split and fold i of k as the validation split. A DataError names
+    ``source`` when the rows are too few for the splits asked."""
+    n = len(labeled)
+    n_test = math.ceil(test * n) if test > 0 else 0
+    n_val = math.ceil(validation * n) if validation > 0 and folds is None else 0
+    if n - n_test - n_val < 1:
+        raise DataError(f"{source}: {n} {what} are too few for validation={validation} and test={test} "
+                        "(the training split would be empty)")
+    if folds is None:
+        return split_rows(labeled, strat, n_test, n_val, seed)
+    try:
+        return fold_rows(labeled, strat, n_test, folds[0], folds[1], seed)
+    except ValueError as e:
+        raise DataError(f"{source}: {e}") from e
