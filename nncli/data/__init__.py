@@ -63,26 +63,43 @@ class Dataset:
 
 
 def import_reader(path) -> None:
-    """Import the parser a data file needs (pyarrow for CSV and Parquet) now, so that the
+    """Import what reading the data needs (pyarrow for CSV and Parquet) now, so that the
     caller can count it as import time rather than as reading."""
     from nncli.data.names import file_type
+
+    import numpy.ma  # noqa: F401  (NumPy imports these on first use: np.unique, the split's RandomState)
+    import numpy.random  # noqa: F401
 
     kind = file_type(path) if path is not None else None
     if kind in ("csv", "parquet"):
         import pyarrow.compute  # noqa: F401
         import pyarrow.csv  # noqa: F401
+
+        import nncli.data.arrowread  # noqa: F401
     if kind == "parquet":
         import pyarrow.parquet  # noqa: F401
 
 
 def encode_rows(bound, prep: Preprocessor, rows: np.ndarray, dtype: str, cancel=None) -> np.ndarray:
-    """(len(rows), n_features_out) model inputs of these table rows, block by block."""
+    """(len(rows), n_features_out) model inputs of these table rows, block by block.
+
+    The table is read in blocks of rows in file order (the table's columns are contiguous, so
+    each column is read forward, not at random), and each block's rows are put where
+    ``rows`` lists them."""
     out = np.empty((len(rows), len(prep.scale)), dtype=dtype)
+    rows = np.asarray(rows, dtype=np.int64)
+    order = None if np.all(rows[1:] >= rows[:-1]) else np.argsort(rows, kind="stable")
     step = block_rows(bound.width)
     for i in range(0, len(rows), step):
         if cancel is not None and cancel.is_set():
             raise DataError("interrupted")
-        prep.transform_into(bound.block(rows[i:i + step]), out[i:i + step], own=True)
+        if order is None:
+            prep.transform_into(bound.block(rows[i:i + step]), out[i:i + step], own=True)
+            continue
+        at = order[i:i + step]
+        part = np.empty((len(at), out.shape[1]), dtype=dtype)
+        prep.transform_into(bound.block(rows[at]), part, own=True)
+        out[at] = part
     return out
 
 

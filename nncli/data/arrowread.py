@@ -1,8 +1,11 @@
-"""CSV (also gzip-compressed) and Parquet through pyarrow's readers, batch by batch.
+"""CSV (also gzip-compressed) and Parquet through pyarrow's readers, a piece at a time.
 
-Each batch is turned into NumPy at once and dropped, so the peak while reading is the columns
-read so far plus one batch, not the file's text plus a parsed copy. Between batches the
-reader checks ``cancel`` (a threading.Event), so an interrupt stops it within one batch.
+A CSV is cut into pieces of a few MB at line breaks and each piece is parsed by pyarrow's
+threaded reader (its streaming reader parses on one core): each piece's rows are turned into
+NumPy at once (``collect.py``) and dropped, so the peak while reading is the columns read so
+far plus one piece, not the file's text plus a parsed copy. A file with line breaks inside
+quoted cells cannot be cut at line breaks: it is read as one stream. Between pieces the
+reader checks ``cancel`` (a threading.Event), so an interrupt stops it within one piece.
 
 A CSV's column types come from its first block (ints are read as floats so a later 1.5 does
 not break them). A cell that does not fit its column's type further down restarts the read
@@ -13,19 +16,15 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 
+from nncli.data.collect import Cancelled, Collector
 from nncli.data.files import CsvLayout
-from nncli.data.promote import promote
-from nncli.data.table import Column, Table
+from nncli.data.table import Table
 from nncli.errors import DataError
 
 BLOCK = 1 << 20
+PIECE = 4 << 20  # bytes of text parsed at a time by the threaded reader (more: no faster, more memory)
 _CONVERSION = re.compile(r"In CSV column #(\d+): CSV conversion error")
-
-
-class Cancelled(Exception):
-    """The caller asked the reader to stop (Ctrl-C while loading)."""
 
 
 def _arrow_type(pa, kind: str | None, inferred=None):
@@ -48,112 +47,6 @@ def _arrow_type(pa, kind: str | None, inferred=None):
     if t.is_date(inferred) or t.is_timestamp(inferred):
         return pa.timestamp("s", tz=getattr(inferred, "tz", None))
     return pa.string()
-
-
-class Collector:
-    """Numbers, booleans and dates go straight into one (rows, columns) float64 matrix; text
-    stays Arrow until the end. The matrix is allocated for an estimate of the rows (pages
-    never written are never resident) and grown if the estimate was short."""
-
-    def __init__(self, names: list[str], types: dict, cancel, max_rows: int | None, size_hint: int = 0):
-        import pyarrow as pa
-
-        self.names, self.types, self.cancel, self.max_rows = names, types, cancel, max_rows
-        self.numeric = [n for n in names if not pa.types.is_string(types[n])]
-        self.slot = {n: j for j, n in enumerate(self.numeric)}
-        self.text = {n: [] for n in names if n not in self.slot}
-        self.size_hint = size_hint
-        self.matrix = None
-        self.n = 0
-
-    def _room(self, batch_rows: int, batch_bytes: int) -> None:
-        need = self.n + batch_rows
-        if self.matrix is None:
-            guess = need
-            if self.size_hint and batch_bytes:
-                guess = int(self.size_hint / batch_bytes * batch_rows * 1.1) + 1024
-            if self.max_rows is not None:
-                guess = min(guess, self.max_rows)
-            self.matrix = np.empty((max(guess, need), len(self.numeric)))
-        elif need > len(self.matrix):
-            grown = np.empty((max(need, int(len(self.matrix) * 1.5)), len(self.numeric)))
-            grown[:self.n] = self.matrix[:self.n]
-            self.matrix = grown
-
-    def add(self, batch, batch_bytes: int = 0) -> bool:
-        """Take one batch; False once max_rows are in."""
-        import pyarrow as pa
-
-        if self.cancel is not None and self.cancel.is_set():
-            raise Cancelled()
-        if self.max_rows is not None and self.n + batch.num_rows > self.max_rows:
-            batch = batch.slice(0, self.max_rows - self.n)
-        rows = batch.num_rows
-        self._room(rows, batch_bytes)
-        numbers = []
-        for name, arr in zip(batch.schema.names, batch.columns):
-            typ = self.types[name]
-            if name in self.text:
-                self.text[name].append(arr if arr.type == pa.string() else arr.cast(pa.string()))
-                continue
-            if pa.types.is_timestamp(typ):
-                arr = arr.cast(pa.timestamp("s", tz=typ.tz)).cast(pa.int64())
-            numbers.append(arr if arr.type == pa.float64() else arr.cast(pa.float64()))
-        if numbers:
-            # Arrow lays the batch out row by row (nulls as NaN) in C++: 25x faster than
-            # writing each column into the matrix from Python
-            rb = pa.RecordBatch.from_arrays(numbers, names=self.numeric)
-            self.matrix[self.n:self.n + rows] = np.asarray(rb.to_tensor(null_to_nan=True, row_major=True))
-        self.n += rows
-        return self.max_rows is None or self.n < self.max_rows
-
-    def table(self, source: str, first_row: int, missing, decimal: str, forced: dict,
-              all_names: list[str]) -> Table:
-        import pyarrow as pa
-
-        if self.matrix is None:
-            self.matrix = np.empty((0, len(self.numeric)))
-        matrix = self.matrix[:self.n]  # a view: the rows the estimate left over are never touched
-        bad = np.isinf(matrix)
-        if bad.any():
-            i, j = (int(k[0]) for k in np.nonzero(bad))
-            raise DataError(f"{source}: row {i + first_row}, column '{self.numeric[j]}': expected a "
-                            f"finite number, got {matrix[i, j]}")
-        cols = {}
-        for name in self.names:
-            typ = self.types[name]
-            if name in self.text:
-                cols[name] = _text(name, pa.chunked_array(self.text.pop(name), pa.string()), missing)
-                continue
-            values = matrix[:, self.slot[name]]
-            kind = "bool" if pa.types.is_boolean(typ) else "date" if pa.types.is_timestamp(typ) else "number"
-            cols[name] = Column(name, kind, values)
-            if kind == "date":
-                ok = values[~np.isnan(values)]
-                cols[name].has_time = bool(np.any(ok % 86400))
-        table = Table(source, cols, self.n, first_row=first_row, names=all_names,
-                      matrix=matrix, slots=dict(self.slot))
-        for name in self.names:
-            table.columns[name] = promote(table, table.columns[name], forced.get(name), decimal)
-        return table
-
-
-def _text(name: str, arr, missing) -> Column:
-    """Text cells -> sorted levels and int32 codes; surrounding spaces are not part of a value."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    arr = pc.utf8_trim_whitespace(arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0))
-    blank = pc.is_in(arr, value_set=pa.array(list(missing), pa.string()))
-    arr = pc.if_else(blank, pa.scalar(None, pa.string()), arr)
-    enc = pc.dictionary_encode(arr)
-    order = pc.array_sort_indices(enc.dictionary).to_numpy()
-    rank = np.empty(len(order) + 1, np.int32)
-    rank[order] = np.arange(len(order), dtype=np.int32)
-    rank[-1] = -1
-    codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    levels = enc.dictionary.take(pa.array(order)).to_numpy(zero_copy_only=False)
-    return Column(name, "text", rank[codes], np.asarray(levels, dtype=object))
 
 
 # ---------------------------------------------------------------- CSV
@@ -187,12 +80,20 @@ def read_csv(source, layout: CsvLayout, columns: list[str], forced: dict, missin
     types = {c: _arrow_type(pa, forced[c]) for c in columns if forced.get(c) not in (None, "label")}
     for _ in range(2 * len(columns) + 2):  # each retry settles one more column (or allows line breaks)
         # the other columns' types come from the stream's first block
-        reader = _open(pacsv, src(), read_opts, parse_opts, convert(types), name, source, layout)
-        seen = {c: types.get(c) or _arrow_type(pa, None, reader.schema.field(c).type) for c in columns}
-        collect = Collector(columns, seen, cancel, max_rows, size_hint)
+        reader, schema = _Empty(convert(types), layout), None
         try:
-            for batch in reader:
-                if not collect.add(batch, block):
+            if parse_opts.newlines_in_values:  # one stream: a quoted line break may fall anywhere
+                reader = _open(pacsv, src(), read_opts, parse_opts, convert(types), name, source, layout)
+                schema = reader.schema
+                batches = ((b, block) for b in reader)
+            else:  # the first block alone (pyarrow's streaming reader would read far ahead), then pieces
+                schema = _first_block(pacsv, source, read_opts, parse_opts, convert(types), layout)
+            seen = {c: types.get(c) or _arrow_type(pa, None, schema.field(c).type) for c in columns}
+            collect = Collector(columns, seen, cancel, max_rows, size_hint)
+            if not parse_opts.newlines_in_values:
+                batches = _piece_tables(pacsv, source, read_opts, parse_opts, convert(seen), cancel)
+            for batch, text_bytes in batches:
+                if not collect.add(batch, text_bytes):
                     break
         except pa.ArrowInvalid as e:
             bad = _bad_column(e, layout, columns)
@@ -201,15 +102,96 @@ def read_csv(source, layout: CsvLayout, columns: list[str], forced: dict, missin
                 continue
             if bad is None or pa.types.is_string(types.get(bad) or pa.null()):
                 raise _parse_error(e, name, source, layout) from None
-            first = reader.schema.field(bad).type
             # whole numbers in the first block, a fraction later: numbers; anything else: text
-            types[bad] = pa.float64() if pa.types.is_integer(first) and bad not in types else pa.string()
+            whole = bad not in types and schema is not None and pa.types.is_integer(schema.field(bad).type)
+            types[bad] = pa.float64() if whole else pa.string()
             continue
         finally:
             reader.close()
         pa.default_memory_pool().release_unused()  # the batches' memory, back to the system
         return collect.table(name, 2 + layout.skip_rows - 1, missing, layout.decimal, forced, layout.names)
     raise DataError(f"{name}: cannot settle the column types")  # unreachable: one retry per column
+
+
+def _first_block(pacsv, source, read_opts, parse_opts, convert_opts, layout):
+    """The schema pyarrow infers from the CSV's first block: the types the rest is read as."""
+    import pyarrow as pa
+
+    text = next(_pieces(source, read_opts.block_size), b"")
+    opts = pacsv.ReadOptions(column_names=read_opts.column_names, skip_rows=read_opts.skip_rows,
+                             block_size=read_opts.block_size, use_threads=False)
+    try:
+        return pacsv.read_csv(pa.BufferReader(pa.py_buffer(text)), read_options=opts, parse_options=parse_opts,
+                              convert_options=convert_opts).schema
+    except pa.ArrowInvalid as e:
+        if "Empty CSV file" in str(e):
+            return _Empty(convert_opts, layout).schema
+        raise
+
+
+def _piece_tables(pacsv, source, read_opts, parse_opts, convert_opts, cancel):
+    """(Arrow table, bytes of text) for each piece of the CSV, parsed a piece of text at a time on all cores (pyarrow's streaming
+    reader parses on one): the peak is one piece's text and table, not the whole file's."""
+    import pyarrow as pa
+
+    rest = pacsv.ReadOptions(column_names=read_opts.column_names, skip_rows=0,
+                             block_size=read_opts.block_size, use_threads=True)
+    for k, text in enumerate(_pieces(source, max(PIECE, 4 * read_opts.block_size))):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        try:
+            table = pacsv.read_csv(pa.BufferReader(pa.py_buffer(text)), read_options=rest if k else read_opts,
+                                   parse_options=parse_opts, convert_options=convert_opts)
+        except pa.ArrowInvalid as e:
+            if "Empty CSV file" in str(e):  # a piece of blank lines, or the header alone
+                continue
+            raise
+        size = len(text)
+        del text
+        yield table, size  # whole: a column's chunks become one NumPy array in one call
+
+
+def _pieces(source, size: int):
+    """The text of a CSV (a path, or bytes) in pieces of about ``size`` bytes, each ending
+    with a line break (the last: where the text ends)."""
+    if isinstance(source, bytes):
+        start = 0
+        while start < len(source):
+            nl = source.find(b"\n", start + size - 1)
+            end = len(source) if nl < 0 else nl + 1
+            yield memoryview(source)[start:end]
+            start = end
+        return
+    if str(source).lower().endswith(".gz"):
+        import gzip
+
+        with gzip.open(source, "rb") as f:
+            carry = b""
+            while chunk := f.read(size):
+                nl = chunk.rfind(b"\n")
+                if nl < 0:
+                    carry += chunk
+                    continue
+                yield carry + chunk[:nl + 1]
+                carry = chunk[nl + 1:]
+            if carry:
+                yield carry
+        return
+    with open(source, "rb") as f:
+        pos = 0
+        while chunk := f.read(size):
+            nl = chunk.rfind(b"\n")
+            if len(chunk) < size:  # the end of the file
+                yield chunk
+                return
+            if nl < 0:  # a line longer than a piece: up to its end
+                chunk += f.readline()
+                yield chunk
+                pos += len(chunk)
+                continue
+            yield memoryview(chunk)[:nl + 1]
+            pos += nl + 1
+            f.seek(pos)  # the rest of the last line starts the next piece
 
 
 def _size(path) -> int:
@@ -333,7 +315,7 @@ def read_parquet(path, columns: list[str], forced: dict, missing, *, name: str,
         types[c] = _arrow_type(pa, None, t) if kind == family else pa.string()
     rows = pf.metadata.num_rows if max_rows is None else min(pf.metadata.num_rows, max_rows)
     collect = Collector(columns, types, cancel, max_rows)
-    collect.matrix = np.empty((rows, len(collect.numeric)))
+    collect.reserve(rows)
     try:
         for batch in pf.iter_batches(batch_size=1 << 16, columns=columns):
             batch = pa.RecordBatch.from_arrays([_cast(a, types[n]) for a, n in zip(batch.columns, columns)],

@@ -111,7 +111,7 @@ class TableEncoder:
     def fit(self, table: Table, rows: np.ndarray, defer_clean: bool = False) -> TableEncoder:
         """Fit on ``rows``. ``defer_clean``: number columns with no missing cell at all get
         their mean later, from ``set_means`` (the scaler's pass computes the same means)."""
-        fast = [c for c in self.codes if c.type == "number" and c.name in table.slots and self.impute == "mean"]
+        fast = [c for c in self.codes if c.type == "number" and self.impute == "mean"]
         self.pending = [c for c in fast if defer_clean and table.n_missing(c.name) == 0]
         if len(fast) > len(self.pending):
             self._fit_means(table, rows, [c for c in fast if c not in self.pending])
@@ -147,27 +147,14 @@ class TableEncoder:
         self.pending = []
 
     def _fit_means(self, table: Table, rows: np.ndarray, codes: list[Code]) -> None:
-        """Column means ignoring NaN, summed over blocks of whole rows of the table's matrix:
-        one pass, no per-column gather (SimpleImputer's statistics; tests check they agree)."""
-        from nncli.data.preprocess import block_rows
-
-        if not codes:
-            return
-        slots = np.array([table.slots[c.name] for c in codes], dtype=np.int64)
-        total, count, missing = np.zeros(len(codes)), np.zeros(len(codes)), np.zeros(len(codes), bool)
-        step = block_rows(table.matrix.shape[1])
-        for i in range(0, len(rows), step):
-            b = table.matrix[rows[i:i + step]][:, slots]
-            nan = np.isnan(b)
-            if nan.any():
-                missing |= nan.any(axis=0)
-                b = np.where(nan, 0.0, b)
-            total += b.sum(axis=0)
-            count += len(b) - nan.sum(axis=0)
-        mean = np.divide(total, count, out=np.zeros(len(codes)), where=count > 0)
-        for k, c in enumerate(codes):
-            c.fill = mean[k:k + 1]
-            c.indicator = bool(self.indicator and missing[k])
+        """Column means ignoring NaN (SimpleImputer's statistics; tests check they agree)."""
+        for c in codes:
+            v = table.columns[c.name].values[rows]
+            nan = np.isnan(v)
+            has = bool(nan.any())
+            ok = v[~nan] if has else v
+            c.fill = np.array([ok.mean() if len(ok) else 0.0])
+            c.indicator = bool(self.indicator and has)
 
     def _fit_category(self, code: Code, col: Column, v: np.ndarray) -> None:
         from sklearn.preprocessing import OneHotEncoder
@@ -273,25 +260,8 @@ class Bound:
         self.enc, self.table = enc, table
         self.width = len(enc.names)
         self.unseen: dict[str, Counter] = {}
-        self.lookups = {}
-        for c in enc.codes:
-            if c.type == "category":
-                self.lookups[c.name] = self._lookup(c, table.columns[c.name])
-        # number columns held in the table's matrix: one gather of whole rows per block
-        self.fast, starts, j = [], [], 0
-        for c in enc.codes:
-            if c.type == "number" and c.name in table.slots:
-                self.fast.append(c)
-                starts.append(j)
-            j += len(c.names())
-        self.fast_slots = np.array([table.slots[c.name] for c in self.fast], dtype=np.int64)
-        self.fast_out = np.array(starts, dtype=np.int64)
-        self.fast_fill = np.array([c.fill[0] if len(c.fill) else 0.0 for c in self.fast])
-        # a table without missing numbers needs no NaN check per block
-        self.fast_clean = all(table.n_missing(c.name) == 0 for c in self.fast)
-        width = table.matrix.shape[1] if table.matrix is not None else -1
-        self.fast_all = (len(self.fast) == self.width == width
-                         and np.array_equal(self.fast_slots, np.arange(width)))
+        self.lookups = {c.name: self._lookup(c, table.columns[c.name]) for c in enc.codes if c.type == "category"}
+        self.starts = np.cumsum([0] + [len(c.names()) for c in enc.codes])[:-1].tolist()
 
     @staticmethod
     def _lookup(c: Code, col: Column) -> np.ndarray:
@@ -314,64 +284,45 @@ class Bound:
             pos[-1] = other_pos
         return pos
 
-    def _fast_block(self, rows: np.ndarray, out: np.ndarray | None):
-        raw = self.table.matrix[rows]  # (len(rows), matrix width): contiguous rows
-        sub = raw if self.fast_all else raw[:, self.fast_slots]
-        nan = np.zeros((0, 0), bool) if self.fast_clean else np.isnan(sub)
-        if not self.fast_clean and nan.any():
-            if np.isnan(self.fast_fill).any():
-                i, k = (int(x[0]) for x in np.nonzero(nan & np.isnan(self.fast_fill)))
-                raise DataError(f"{self.table.where(rows[i], self.fast[k].name)}: expected a number, got an "
-                                "empty cell (this run was trained without missing values)")
-            sub = np.where(nan, self.fast_fill, sub)
-        if out is None:
-            return sub
-        out[:, self.fast_out] = sub
-        for k, c in enumerate(self.fast):
-            if c.indicator and nan.size:
-                out[:, self.fast_out[k] + 1] = nan[:, k]
-        return out
-
     def block(self, rows: np.ndarray) -> np.ndarray:
-        """(len(rows), width) float64 encoded features of these rows."""
-        if self.fast_all and not any(c.indicator for c in self.fast):
-            return self._fast_block(rows, None)
-        out = np.zeros((len(rows), self.width))
-        if self.fast:
-            self._fast_block(rows, out)
-        j = 0
-        for c in self.enc.codes:
-            if c in self.fast:
-                j += len(c.names())
-                continue
+        """(len(rows), width) float64 encoded features of these rows.
+
+        The array is the transpose of a C-ordered (width, len(rows)) one: every output column
+        is written, and read again by the scaler, as one contiguous run of memory."""
+        out = np.zeros((self.width, len(rows)))  # out[j]: output column j
+        for c, j in zip(self.enc.codes, self.starts):
             col = self.table.columns[c.name]
-            v = col.values[rows]
             if c.type == "category":
+                v = col.values[rows]
                 pos = self.lookups[c.name][v]  # code -1 picks the missing entry
                 hit = pos >= 0
-                out[np.flatnonzero(hit), j + pos[hit]] = 1.0
+                out[j + pos[hit], np.flatnonzero(hit)] = 1.0
                 if not hit.all():
                     self._count(c, col, v[~hit])
-                width = len(c.names()) - c.indicator
                 if c.indicator:
-                    out[:, j + width] = v < 0
+                    out[j + len(c.names()) - 1] = v < 0
+                continue
+            if c.type == "number" and col.values.dtype == np.float64:  # gathered straight into its row
+                v = np.take(col.values, rows, out=out[j], mode="clip")[:, None]  # rows are in range
             else:
-                if c.type == "date":
-                    v = date_parts(v, c.parts)
-                v = v.reshape(len(v), -1)
-                missing = np.isnan(v)
-                if missing.any():
-                    if np.isnan(c.fill).any():
-                        i = int(np.flatnonzero(missing.any(axis=1))[0])
-                        raise DataError(f"{self.table.where(rows[i], c.name)}: expected a number, got an "
-                                        "empty cell (this run was trained without missing values)")
-                    v = np.where(missing, c.fill, v)
-                width = v.shape[1]
-                out[:, j:j + width] = v
-                if c.indicator:
-                    out[:, j + width] = missing.any(axis=1)
-            j += len(c.names())
-        return out
+                v = col.values[rows]
+                v = (date_parts(v, c.parts) if c.type == "date" else v).reshape(len(v), -1)
+            width = v.shape[1]
+            if self.table.n_missing(c.name) == 0:
+                if c.type != "number":
+                    out[j:j + width] = v.T
+                continue
+            missing = np.isnan(v)
+            if missing.any():
+                if np.isnan(c.fill).any():
+                    i = int(np.flatnonzero(missing.any(axis=1))[0])
+                    raise DataError(f"{self.table.where(rows[i], c.name)}: expected a number, got an "
+                                    "empty cell (this run was trained without missing values)")
+                v = np.where(missing, c.fill, v)
+            out[j:j + width] = v.T
+            if c.indicator:
+                out[j + width] = missing.any(axis=1)
+        return out.T
 
     def _count(self, c: Code, col: Column, codes: np.ndarray) -> None:
         counter = self.unseen.setdefault(c.name, Counter())

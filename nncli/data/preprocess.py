@@ -21,7 +21,7 @@ from nncli.data.names import DTYPES, SCALINGS, choice as _choice
 from nncli.errors import DataError
 
 MAX_POLY_FEATURES = 10_000  # polynomial features beyond this would not fit in memory anyway
-BLOCK_ELEMENTS = 1 << 20  # rows per block = this / width: about 8 MB of float64 at a time
+BLOCK_ELEMENTS = 1 << 18  # rows per block = this / width: about 2 MB of float64 at a time
 _EPS = np.finfo(np.float64).eps
 
 

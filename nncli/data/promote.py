@@ -20,18 +20,20 @@ FALSE = {"false", "f", "no", "n", "0", "0.0"}
 
 def numbers_of(levels: np.ndarray, decimal: str = ".") -> np.ndarray:
     """Each level as a float, NaN where it is not a number."""
-    import pyarrow as pa
     import pyarrow.compute as pc
+
+    from nncli.data import arrownp
 
     out = np.full(len(levels), np.nan)
     if not len(levels):
         return out
-    arr = pa.array(levels.tolist(), pa.string())
+    arr = arrownp.strings(levels)
     if decimal == ",":
         arr = pc.replace_substring(arr, ",", ".")
-    mask = pc.match_substring_regex(arr, NUMBER).to_numpy(zero_copy_only=False).astype(bool)
-    if mask.any():
-        out[mask] = pc.cast(arr.filter(pa.array(mask)), pa.float64()).to_numpy(zero_copy_only=False)
+    mask = pc.match_substring_regex(arr, NUMBER)
+    numeric = arrownp.floats(mask) > 0
+    if numeric.any():
+        out[numeric] = arrownp.floats(pc.cast(arr.filter(mask), "float64"))
     return out
 
 

@@ -40,8 +40,7 @@ class Source:
             n = t.n_rows if max_rows is None else min(t.n_rows, max_rows)
             if n < t.n_rows:
                 cols = {c: _head(col, n) for c, col in cols.items()}
-            table = Table(t.source, cols, n, t.first_row, t.names, t.matrix[:n],
-                          {c: k for c, k in t.slots.items() if c in cols})
+            table = Table(t.source, cols, n, t.first_row, t.names)
             return _force(table, forced)
         from nncli.data import arrowread
 

@@ -6,7 +6,8 @@
 - text:   int32 codes into ``levels`` (the distinct strings, sorted), -1 where missing
 
 Text is kept as codes so that counting, one-hot encoding and matching categories by name cost
-integer operations, whatever the strings are.
+integer operations, whatever the strings are. Each column's values are contiguous: encoding
+gathers rows column by column.
 """
 
 from __future__ import annotations
@@ -61,19 +62,13 @@ class Table:
     n_rows: int
     first_row: int = 1  # the number messages give the first data row (2 in a CSV: the header is row 1)
     names: list[str] = field(default_factory=list)  # every column of the file, read or not
-    # the number, bool and date columns side by side (their values are views of it), so that
-    # a block of rows is one gather; slots: column -> its index in the matrix
-    matrix: np.ndarray | None = None
-    slots: dict = field(default_factory=dict)
-    _nan_counts: np.ndarray | None = field(default=None, repr=False)
+    _missing: dict = field(default_factory=dict, repr=False)
 
     def n_missing(self, name: str) -> int:
-        """Missing cells of a column (for the matrix's columns: all counted in one sweep)."""
-        if name in self.slots and self.matrix is not None:
-            if self._nan_counts is None:
-                self._nan_counts = np.isnan(self.matrix).sum(axis=0)
-            return int(self._nan_counts[self.slots[name]])
-        return int(self.columns[name].missing().sum())
+        """Missing cells of a column (counted once)."""
+        if name not in self._missing:
+            self._missing[name] = int(self.columns[name].missing().sum())
+        return self._missing[name]
 
     def row(self, i: int) -> str:
         return f"row {int(i) + self.first_row}"
@@ -110,7 +105,7 @@ def from_arrays(source: str, X: np.ndarray, names: list[str], label: np.ndarray 
 
     NaN in X means missing, as an empty cell does in a CSV; rows are numbered from 0.
     """
-    X = np.ascontiguousarray(X, dtype=np.float64)
+    X = np.asfortranarray(X, dtype=np.float64)  # each column contiguous, as a file's are read
     cols = {n: number_column(n, X[:, k], source, 0) for k, n in enumerate(names)}
     if label is not None:
         label = np.asarray(label)
@@ -122,5 +117,4 @@ def from_arrays(source: str, X: np.ndarray, names: list[str], label: np.ndarray 
                                            np.array(["false", "true"], dtype=object))
         else:
             cols[label_name] = number_column(label_name, label.astype(np.float64), source, 0)
-    return Table(source, cols, len(X), first_row=0, names=list(cols), matrix=X,
-                 slots={n: k for k, n in enumerate(names)})
+    return Table(source, cols, len(X), first_row=0, names=list(cols))
