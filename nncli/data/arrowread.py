@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 
-
 from nncli.data.collect import Cancelled, Collector
 from nncli.data.files import CsvLayout
 from nncli.data.table import Table
@@ -117,7 +116,9 @@ def _first_block(pacsv, source, read_opts, parse_opts, convert_opts, layout):
     """The schema pyarrow infers from the CSV's first block: the types the rest is read as."""
     import pyarrow as pa
 
-    text = next(_pieces(source, read_opts.block_size), b"")
+    pieces = _pieces(source, read_opts.block_size)
+    text = next(pieces, b"")
+    pieces.close()
     opts = pacsv.ReadOptions(column_names=read_opts.column_names, skip_rows=read_opts.skip_rows,
                              block_size=read_opts.block_size, use_threads=False)
     try:
@@ -130,8 +131,8 @@ def _first_block(pacsv, source, read_opts, parse_opts, convert_opts, layout):
 
 
 def _piece_tables(pacsv, source, read_opts, parse_opts, convert_opts, cancel):
-    """(Arrow table, bytes of text) for each piece of the CSV, parsed a piece of text at a time on all cores (pyarrow's streaming
-    reader parses on one): the peak is one piece's text and table, not the whole file's."""
+    """(Arrow table, bytes of text) of each piece of the CSV, parsed on all cores: the peak is
+    one piece's text and table, not the whole file's."""
     import pyarrow as pa
 
     rest = pacsv.ReadOptions(column_names=read_opts.column_names, skip_rows=0,
@@ -148,7 +149,7 @@ def _piece_tables(pacsv, source, read_opts, parse_opts, convert_opts, cancel):
             raise
         size = len(text)
         del text
-        yield table, size  # whole: a column's chunks become one NumPy array in one call
+        yield table, size
 
 
 def _pieces(source, size: int):
