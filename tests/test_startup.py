@@ -208,3 +208,17 @@ def test_a_quiet_train_imports_no_rich(tmp_path):
     args = ["train", tmp_path / "c.yaml", "--runs-dir", tmp_path / "runs"]
     assert "rich" not in _modules_after([*args, "--quiet", "--json"], tmp_path)
     assert "rich" in _modules_after(args, tmp_path)
+
+
+def test_a_config_builds_only_the_choices_it_names():
+    """Validating a config builds the optimizer, schedule and layer models it names and no
+    others (pydantic's schema building is the largest part of importing the config)."""
+    code = ("import json\nfrom nncli.config import OPTIMIZER_MODELS, SCHEDULE_MODELS, validate\n"
+            "from nncli.config.layers import LAYER_MODELS\n"
+            "validate({'optimizer': {'name': 'sgd', 'schedule': 'step'},\n"
+            "          'model': {'layers': [{'dense': 4}, {'activation': 'relu'}]}})\n"
+            "print(json.dumps([[n for n, m in models.items() if m.__pydantic_complete__]\n"
+            "                  for models in (OPTIMIZER_MODELS, SCHEDULE_MODELS, LAYER_MODELS)]))\n")
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True, check=True, timeout=120)
+    assert json.loads(out.stdout) == [["sgd"], ["step"], ["dense", "activation"]]
