@@ -7,7 +7,10 @@ Every fit runs in a fresh child process (this script with --child), so imports, 
 and memory high-water marks never leak from one contender into the next; contenders take
 turns within each repeat. Children run with the machine's own BLAS kernels: OPENBLAS_CORETYPE
 and OPENBLAS_L2_SIZE are removed from each child's environment (not from this process's);
---pinned keeps them as inherited. The report (Markdown) goes to stdout, progress to stderr.
+--pinned keeps them as inherited. Before the CLI is timed, the nncli package its command imports
+is compiled to bytecode (`python -m compileall`, as `pip install` does), so that no timed process
+compiles nncli from source under PYTHONDONTWRITEBYTECODE=1. The report (Markdown) goes to stdout,
+progress to stderr.
 The pieces live in benchmarks/suite/ (workloads, contenders, children, the CLI bars, the report).
 """
 
@@ -58,17 +61,51 @@ def _cpu() -> str:
             f"{os.cpu_count()} logical CPUs, {platform.machine()}, Linux {platform.release()}")
 
 
-def _cli_origin(cli: list[str], env: dict, tmp: Path) -> str:
-    """Where the CLI's `import nncli` comes from (its script's interpreter, run outside the repo)."""
-    try:
-        first = Path(cli[0]).read_text(errors="replace").splitlines()[0]
-    except (OSError, IndexError):
+def _cli_python(cli: list[str]) -> tuple[list[str], bool] | None:
+    """The interpreter that runs the CLI, as a command prefix, and whether it imports nncli as
+    from the current directory (`python -m nncli`) rather than as from anywhere (an installed
+    script: its `#!` line; a pyenv shim is resolved with `pyenv which`). None if unknown."""
+    if "-m" in cli[1:]:
+        return cli[:cli.index("-m", 1)], True
+    script = shutil.which(cli[0])
+    for _ in range(2):  # the script, or the one a shim stands for
+        try:
+            text = Path(script).read_text(errors="replace") if script else ""
+        except OSError:
+            return None
+        first = (text.splitlines() or [""])[0]
+        if first.startswith("#!") and "python" in first:
+            return shlex.split(first[2:]), False
+        if "pyenv" not in text or not shutil.which("pyenv"):
+            return None
+        proc = subprocess.run(["pyenv", "which", Path(script).name], capture_output=True, text=True, check=False)
+        script = proc.stdout.strip()
+    return None
+
+
+def _cli_origin(cli: list[str], env: dict, tmp: Path, compile_: bool) -> str:
+    """Where the CLI's `import nncli` comes from (asked of its own interpreter); with `compile_`,
+    that package is first compiled to bytecode, as `pip install` does. Without it, a checkout
+    under PYTHONDONTWRITEBYTECODE=1 would compile every nncli module from source in every timed
+    process, while numpy and the other dependencies were compiled when pip installed them."""
+    found = _cli_python(cli)
+    if found is None:
+        return "unknown (not compiled)" if compile_ else "unknown"
+    python, from_here = found
+    cwd = None if from_here else tmp  # a script never imports from the current directory
+    proc = subprocess.run([*python, "-c", "import nncli, os; print(os.path.dirname(nncli.__file__))"],
+                          capture_output=True, text=True, cwd=cwd, env=env, check=False)
+    origin = proc.stdout.strip()
+    if not origin:
         return "unknown"
-    if not first.startswith("#!") or "python" not in first:
-        return "unknown"
-    proc = subprocess.run([*shlex.split(first[2:]), "-c", "import nncli, os; print(os.path.dirname(nncli.__file__))"],
-                          capture_output=True, text=True, cwd=tmp, env=env, check=False)
-    return proc.stdout.strip() or "unknown"
+    if compile_:
+        proc = subprocess.run([*python, "-m", "compileall", "-q", origin], capture_output=True, text=True,
+                              cwd=cwd, env=env, check=False)
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or proc.stdout.strip().splitlines() or ["no output"])[-1]
+            return f"{origin}; compiling its bytecode failed: {last}"
+        return f"{origin}; nncli's bytecode compiled first, as `pip install` does"
+    return origin
 
 
 def prepare_mlp(name: str, w, tmp: Path, quick: bool) -> dict:
@@ -158,6 +195,8 @@ def main() -> None:
     kernel_groups: dict[str, list] = {}
     with tempfile.TemporaryDirectory() as tmpdir, Background() as busy:
         tmp = Path(tmpdir)
+        timed = "nncli train" in contenders  # the CLI's processes are timed whole: compile it first
+        origin = _cli_origin(cli, base_env, tmp, compile_=timed) if cli else None
         extra = ["digits-config"] if "nncli core" in contenders and not a.no_startup else []
         info = {name: PREPARE[WORKLOADS[name].kind](name, WORKLOADS[name], tmp, a.quick) for name in names + extra}
 
@@ -210,7 +249,6 @@ def main() -> None:
             progress("start-up and per-epoch bars of the CLI")
             startup_lines, startup_bars = nncli_cli.startup(cli if "nncli train" in contenders else None, REPO,
                                                              tmp, base_env, core_digits, a.quick)
-        origin = _cli_origin(cli, base_env, tmp) if cli else None
 
     first = next((o for outs in kernel_groups.values() for o in outs if o), {})
     print(f"## Machine ({time.strftime('%Y-%m-%d %H:%M')})\n")

@@ -55,6 +55,9 @@ def main() -> None:
     parser.add_argument("--dataset", choices=sorted(CONFIGS), default="digits")
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
+    # whole `nncli` processes are timed: nncli's bytecode first, as `pip install` leaves it (this
+    # machine may set PYTHONDONTWRITEBYTECODE=1, and every process would compile nncli from source)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "nncli")], check=True)
     tmp = Path(tempfile.mkdtemp(prefix="nncli-plot-bench-"))
     try:
         runs_dir = tmp / "runs"

@@ -164,6 +164,9 @@ def main() -> int:
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--skip-speed", action="store_true")
     args = ap.parse_args()
+    # whole `nncli` processes are timed: nncli's bytecode first, as `pip install` leaves it (this
+    # machine may set PYTHONDONTWRITEBYTECODE=1, and every process would compile nncli from source)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "nncli")], check=True)
     lines = ["# nncli sweep benchmark", "",
              f"Python {sys.version.split()[0]}; children without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE; "
              f"BLAS: {kernel()}; load average before: {os.getloadavg()[0]:.2f}", ""]

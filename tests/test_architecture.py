@@ -207,3 +207,21 @@ def test_the_config_reference_in_docs_is_the_schemas():
 
     docs = PKG.parent / "docs" / "config.md"
     assert docs.read_text() == reference(), "regenerate it: nncli config keys > docs/config.md"
+
+
+def test_command_annotations_are_evaluated_when_defined():
+    """Typer reads every command's annotations at each start of the CLI, all 17 commands for
+    whichever one runs: as strings (``from __future__ import annotations``) each would be
+    evaluated again then, which cost a few hundredths of a second per start."""
+    import typer.main
+
+    from nncli.cli import app
+
+    group = typer.main.get_group(app)
+    commands = [c for cmd in group.commands.values()
+                for c in (cmd.commands.values() if hasattr(cmd, "commands") else [cmd])]
+    assert len(commands) > 10
+    for command in commands:
+        fn = inspect.unwrap(command.callback)
+        strings = [k for k, v in inspect.get_annotations(fn).items() if isinstance(v, str)]
+        assert not strings, f"{fn.__module__}.{fn.__qualname__}: annotations {strings} are strings"

@@ -3,6 +3,7 @@ import (each proved equal to scikit-learn's), and what a second `nncli train` im
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import subprocess
@@ -153,8 +154,6 @@ def test_the_summary_counts_start_up(nncli, tmp_path):
                    "training: {epochs: 3}\nplots: false\n")
     r = nncli("train", cfg, "--runs-dir", tmp_path / "runs", "--json")
     assert r.code == 0, r.err
-    import json
-
     summary = json.loads(r.out)
     t = summary["timings"]
     assert t["startup"] > 0 and summary["wall_time"] >= t["startup"] + t["fit"]
@@ -184,3 +183,42 @@ def test_a_second_train_imports_neither_scikit_learn_scipy_nor_matplotlib(tmp_pa
     while not (run / "learning_curves.png").exists() and time.monotonic() < deadline:
         time.sleep(0.2)  # drawn by a detached process after the command returned
     assert (run / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _modules_after(args, tmp_path) -> set[str]:
+    """The top-level packages loaded once ``main()`` has run ``nncli ARGS`` in a fresh process."""
+    code = ("import json, sys\nfrom nncli.cli import main\n"
+            f"sys.argv = ['nncli', *{[str(a) for a in args]!r}]\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})), file=sys.stderr)\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         check=False, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return set(json.loads(out.stderr.strip().splitlines()[-1]))
+
+
+def test_a_quiet_train_imports_no_rich(tmp_path):
+    """--quiet prints nothing for people, so the terminal library is not even imported; the
+    same train without it does import it for its progress lines."""
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    np.savez(tmp_path / "d.npz", X=X, y=(X[:, 0] > 0).astype(int))
+    (tmp_path / "c.yaml").write_text("data: {path: d.npz}\nmodel: {hidden: [4]}\ntraining: {epochs: 2}\n"
+                                     "plots: false\n")
+    args = ["train", tmp_path / "c.yaml", "--runs-dir", tmp_path / "runs"]
+    assert "rich" not in _modules_after([*args, "--quiet", "--json"], tmp_path)
+    assert "rich" in _modules_after(args, tmp_path)
+
+
+def test_a_config_builds_only_the_choices_it_names():
+    """Validating a config builds the optimizer, schedule and layer models it names and no
+    others (pydantic's schema building is the largest part of importing the config)."""
+    code = ("import json\nfrom nncli.config import OPTIMIZER_MODELS, SCHEDULE_MODELS, validate\n"
+            "from nncli.config.layers import LAYER_MODELS\n"
+            "validate({'optimizer': {'name': 'sgd', 'schedule': 'step'},\n"
+            "          'model': {'layers': [{'dense': 4}, {'activation': 'relu'}]}})\n"
+            "print(json.dumps([[n for n, m in models.items() if m.__pydantic_complete__]\n"
+            "                  for models in (OPTIMIZER_MODELS, SCHEDULE_MODELS, LAYER_MODELS)]))\n")
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True, check=True, timeout=120)
+    assert json.loads(out.stdout) == [["sgd"], ["step"], ["dense", "activation"]]

@@ -1,7 +1,5 @@
 """The Typer apps every command module registers on, and the options they share."""
 
-from __future__ import annotations
-
 import os
 import sys
 from pathlib import Path

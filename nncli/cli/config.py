@@ -1,7 +1,5 @@
 """`nncli config show|validate|keys|schema`."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 from typing import Annotated, Optional

@@ -1,7 +1,5 @@
 """`nncli export`: a saved run as a model file other runtimes read."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 from typing import Annotated

@@ -20,7 +20,7 @@ _pending: list[str] = []
 def learning_curves_picture(run_dir, console, quiet: bool, wanted: bool = True) -> None:
     """The run's learning curves as a picture in its directory (see ``plots:`` in the config;
     ``wanted`` is False when the caller already knows it says no). A picture is never worth
-    failing a trained run: any failure here is one note."""
+    failing a trained run: any failure here is one note (``console`` is None under --quiet)."""
     if run_dir is None or not wanted:
         return
     if detach:

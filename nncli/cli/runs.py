@@ -1,7 +1,5 @@
 """`nncli runs`: the runs and sweeps in a runs directory, or the trials of one sweep."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 from typing import Annotated, Optional

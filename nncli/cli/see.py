@@ -1,7 +1,5 @@
 """`nncli plot`, `nncli report` and `nncli show`: pictures and views of runs."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Optional
 

@@ -1,7 +1,5 @@
 """`nncli sweep`: many trials of one config, in parallel, resumable."""
 
-from __future__ import annotations
-
 import json
 import sys
 from pathlib import Path

@@ -1,8 +1,6 @@
 """`nncli gradcheck`, `nncli summary`, `nncli lr-find` and `nncli learning-curve`: the
 commands that teach by checking."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 from typing import Annotated, Optional

@@ -1,7 +1,5 @@
 """`nncli train`: the command that writes a run."""
 
-from __future__ import annotations
-
 import json
 import os
 import sys
@@ -144,9 +142,9 @@ def train(
     if cfg is not None and cfg.sweep is not None and not quiet:
         _console().print("note: train ignores the config's sweep section (nncli sweep runs it); "
                          "the run's saved config has none")
-    console = _console()
+    console = None if quiet else _console()  # --quiet prints nothing for people: rich is not imported
     # a live bar redraws itself with cursor codes: on terminals only, and not under NO_COLOR
-    live = console.is_terminal and not os.environ.get("NO_COLOR")
+    live = console is not None and console.is_terminal and not os.environ.get("NO_COLOR")
     mode = "none" if quiet or no_progress else ("bar" if live else "lines")
     callbacks, progress = [], None
     if mode != "none":

@@ -1,7 +1,5 @@
 """`nncli evaluate` and `nncli predict`: the commands that use a saved run."""
 
-from __future__ import annotations
-
 import json
 import sys
 from pathlib import Path

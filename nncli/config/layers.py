@@ -22,7 +22,20 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import BeforeValidator, Discriminator, Field, StrictInt, Tag, create_model
 
 from nncli.config.aliases import ACTIVATION_ALIASES
-from nncli.config.fields import _UNION_TAGS, Rate, Size, _choice, _fail, _float, _int, _Section, _show, _tagged
+from nncli.config.fields import (
+    _UNION_TAGS,
+    Rate,
+    Size,
+    _Choice,
+    _choice,
+    _fail,
+    _float,
+    _int,
+    _OneOf,
+    _Section,
+    _show,
+    _tagged,
+)
 
 LAYER_ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu",
                      "softplus", "gelu", "maxout")
@@ -37,7 +50,7 @@ def _padding_value(value: Any) -> Any:
 Padding = Annotated[Union[str, StrictInt], BeforeValidator(_padding_value)]
 
 
-class Conv2DSpec(_Section):
+class Conv2DSpec(_Choice):
     """A 2-D convolution: `filters` kernels slid over the image."""
 
     filters: Size = Field(..., description="Number of filters (output channels), >= 1.")
@@ -48,7 +61,7 @@ class Conv2DSpec(_Section):
     bias: bool = Field(True, strict=True, description="Give each filter a bias.")
 
 
-class PoolSpec(_Section):
+class PoolSpec(_Choice):
     """A pooling window: the maximum (maxpool2d) or the mean (avgpool2d) of each window."""
 
     pool: Size = Field(..., description="Window height and width in pixels (>= 1).")
@@ -56,38 +69,38 @@ class PoolSpec(_Section):
     padding: int = _int(0, "Pixels of padding on each side, at most half the window.", ge=0)
 
 
-class DenseSpec(_Section):
+class DenseSpec(_Choice):
     """A fully connected layer: every input to every unit."""
 
     units: Size = Field(..., description="Number of units (>= 1).")
     bias: bool = Field(True, strict=True, description="Give each unit a bias.")
 
 
-class ActivationSpec(_Section):
+class ActivationSpec(_Choice):
     """An element-wise activation function (model.leaky_slope and model.maxout_pieces apply)."""
 
     name: _choice(LAYER_ACTIVATIONS, ACTIVATION_ALIASES) = Field(..., description="The function.")
 
 
-class DropoutSpec(_Section):
+class DropoutSpec(_Choice):
     """Inverted dropout: zero a fraction of the inputs in training."""
 
     rate: Rate = Field(..., description="Fraction dropped, in [0, 1).")
 
 
-class BatchNormSpec(_Section):
+class BatchNormSpec(_Choice):
     """Batch normalization: per feature, or per channel of images."""
 
     momentum: float = _float(0.1, "Weight of each batch in the running statistics, in (0, 1].", gt=0, le=1)
     eps: float = _float(1e-5, "Added to the variance before its square root (> 0).", gt=0)
 
 
-class FlattenSpec(_Section):
+class FlattenSpec(_Choice):
     """Images (channels, height, width) to flat vectors, for dense layers."""
 
 
 # kind -> (settings model, the setting a scalar stands for)
-LAYER_KINDS: dict[str, tuple[type[_Section], str | None]] = {
+LAYER_KINDS: dict[str, tuple[type[_Choice], str | None]] = {
     "conv2d": (Conv2DSpec, "filters"),
     "maxpool2d": (PoolSpec, "pool"),
     "avgpool2d": (PoolSpec, "pool"),
@@ -158,16 +171,17 @@ def _layer_model(kind: str, model: type[_Section], main: str | None):
     scalar = model.model_fields[main].annotation if main else type(None)
     annotation = _tagged(("_one", scalar), ("_mapping", model), pick=lambda v: "_mapping")
     return create_model(
-        f"{kind}_layer", __base__=_Section, __doc__=(model.__doc__ or "").strip(),
+        f"{kind}_layer", __base__=_Choice, __doc__=(model.__doc__ or "").strip(),
         **{kind: (Annotated[annotation, BeforeValidator(_expand(kind))], Field(..., description=model.__doc__))})
 
 
 LAYER_MODELS = {kind: _layer_model(kind, model, main) for kind, (model, main) in LAYER_KINDS.items()}
 # a bare kind ("flatten") is in the JSON Schema for editors; validation sees {flatten: {}}
 _BARE = Annotated[Literal[tuple(LAYER_KINDS)], Tag("_bare_layer")]
-LayerEntry = Annotated[
-    Union[tuple(Annotated[m, Tag(f"_{k}_layer")] for k, m in LAYER_MODELS.items()) + (_BARE,)],
-    Discriminator(lambda v: f"_{_kind_of(v)}_layer"), BeforeValidator(_entry)]
+_LAYERS = Annotated[Union[tuple(Annotated[m, Tag(f"_{k}_layer")] for k, m in LAYER_MODELS.items()) + (_BARE,)],
+                    Discriminator(lambda v: f"_{_kind_of(v)}_layer")]
+# validated by its kind's model alone (``_entry`` has made it {kind: settings}); the union is the JSON Schema's
+LayerEntry = Annotated[_LAYERS, _OneOf(lambda v: LAYER_MODELS[_kind_of(v)], _LAYERS), BeforeValidator(_entry)]
 _UNION_TAGS.update({f"_{k}_layer" for k in LAYER_KINDS} | {"_bare_layer"})
 
 

@@ -12,6 +12,7 @@ from nncli.config.fields import (
     Rate,
     _by_name,
     _check_pair,
+    _Choice,
     _float,
     _int,
     _raise,
@@ -29,7 +30,7 @@ class LookaheadConfig(_Section):
 
 
 # ---- learning-rate schedules: one section per schedule, mirroring nncli.nn.schedules
-class _Schedule(_Section):
+class _Schedule(_Choice):
     """Learning-rate schedule, applied once per epoch."""
 
 
@@ -108,7 +109,7 @@ Betas = Annotated[tuple[Rate, Rate], BeforeValidator(_check_pair)]
 _BETAS = Field((0.9, 0.999), description="Decay rates of the first and second moment averages.")
 
 
-class _Optimizer(_Section):
+class _Optimizer(_Choice):
     """The update rule and its hyper-parameters."""
 
     lookahead: Optional[LookaheadConfig] = Field(
