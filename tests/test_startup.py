@@ -222,3 +222,50 @@ def test_a_config_builds_only_the_choices_it_names():
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(ROOT)},
                          capture_output=True, text=True, check=True, timeout=120)
     assert json.loads(out.stdout) == [["sgd"], ["step"], ["dense", "activation"]]
+
+
+_COLLECTOR_SPY = """
+import gc, json, sys
+import nncli.cli.config, nncli.runner
+from nncli.cli import entry
+
+def spy(module, name):
+    real = getattr(module, name)
+    def seen(*args, **kwargs):
+        print(json.dumps([name, gc.isenabled(), gc.get_freeze_count() > 0]), file=sys.stderr, flush=True)
+        return real(*args, **kwargs)
+    setattr(module, name, seen)
+
+spy(nncli.runner, "fit")
+spy(nncli.cli.config, "_load")
+sys.argv = ["nncli", *sys.argv[1:]]
+entry()
+"""
+
+
+@pytest.mark.parametrize("args,where", [(["train", "CFG", "--quiet"], "fit"),
+                                        (["config", "validate", "CFG"], "_load")])
+def test_the_installed_command_collects_again_once_its_imports_are_done(tmp_path, args, where):
+    """``entry`` pauses the collector through start-up; a run trains, and any other command
+    works, with it collecting again and the start-up objects frozen out of its sight."""
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    np.savez(tmp_path / "d.npz", X=X, y=(X[:, 0] > 0).astype(int))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("data: {path: d.npz}\nmodel: {hidden: [4]}\ntraining: {epochs: 2}\nplots: false\n")
+    argv = [str(cfg) if a == "CFG" else a for a in args] + (["--runs-dir", str(tmp_path / "runs")]
+                                                            if args[0] == "train" else [])
+    out = subprocess.run([sys.executable, "-c", _COLLECTOR_SPY, *argv], cwd=tmp_path, capture_output=True,
+                         text=True, check=False, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    seen = [json.loads(line) for line in out.stderr.splitlines() if line.startswith("[")]
+    assert seen and all(s == [where, True, True] for s in seen), seen
+
+
+def test_main_called_in_process_leaves_the_collector_alone(nncli, tmp_path):
+    import gc
+
+    frozen = gc.get_freeze_count()
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("data: {dataset: iris}\nmodel: {hidden: [4]}\ntraining: {epochs: 2}\nplots: false\n")
+    assert nncli("train", cfg, "--runs-dir", tmp_path / "runs", "-q").code == 0
+    assert gc.isenabled() and gc.get_freeze_count() == frozen

@@ -130,16 +130,22 @@ def startup(cli: list[str] | None, repo: Path, tmp: Path, env: dict, core_digits
     if core_digits:
         lines.append(f"- nncli core fit of configs/digits.yaml's network and split, in a child: {core_digits:.3f} s")
     d = res.get(digits_label)
-    s = summary(d["outputs"][-1]) if d and d["outputs"] and not d["error"] else None
-    if s and s.get("timings"):
-        t, wall = s["timings"], d["median"]
-        named = sum(t.get(k) or 0 for k in ("startup", "imports", "data", "fit", "write"))
-        lines.append("- `nncli train configs/digits.yaml`'s own timings (last run): "
-                     + ", ".join(f"{k} {v:.3f} s" for k, v in t.items() if isinstance(v, (int, float)))
-                     + f"; the rest of the median wall time (interpreter start and teardown, untimed work) "
-                     f"{wall - named:.3f} s")
+    # each timed run's wall time against that run's own timings (a median wall time against one
+    # run's timings mixes two runs, and on a busy machine can even come out negative)
+    runs_t = [((summary(out) or {}).get("timings") or {}, wall)
+              for out, wall in zip(d["outputs"], d["times"])] if d and not d["error"] else []
+    runs_t = [(t, wall) for t, wall in runs_t if t]
+    if runs_t:
+        keys = [k for k in ("startup", "imports", "data", "fit", "write") if any(k in t for t, _ in runs_t)]
+        med = {k: statistics.median(t.get(k) or 0 for t, _ in runs_t) for k in keys}
+        rest = statistics.median(wall - sum(t.get(k) or 0 for k in keys) for t, wall in runs_t)
+        lines.append(f"- `nncli train configs/digits.yaml`'s own timings (median of {len(runs_t)} runs): "
+                     + ", ".join(f"{k} {v:.3f} s" for k, v in med.items())
+                     + f"; the rest of each run's wall time (interpreter start and teardown, untimed work) "
+                     f"{rest:.3f} s")
         # startup: the interpreter and the command line's own imports, before `imports`
-        outside = wall - (t.get("startup") or 0) - (t.get("imports") or 0) - (t.get("fit") or 0)
+        outside = statistics.median(wall - sum(t.get(k) or 0 for k in ("startup", "imports", "fit"))
+                                    for t, wall in runs_t)
         bars.append(("`nncli train configs/digits.yaml`: everything outside imports and fit < 0.2 s",
                      f"{outside:.3f} s", outside < 0.2))
 

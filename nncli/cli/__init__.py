@@ -13,7 +13,7 @@ import sys
 
 # each module registers its commands; the order here is the order of `nncli --help`
 from nncli.cli import train, use, export, runs, sweep, see, teach, config  # noqa: F401, I001
-from nncli.cli.app import _console, app
+from nncli.cli.app import _console, app, pause_gc
 from nncli.errors import EXIT_BUG, EXIT_SIGINT, EXIT_USAGE, Interrupted, NncliError
 
 __all__ = ["app", "main", "entry"]
@@ -81,9 +81,11 @@ def entry() -> None:
     """The installed ``nncli`` command: ``main``, then leave without tearing the interpreter
     down. Unloading numpy, scipy and scikit-learn module by module takes about 0.2 s and does
     nothing useful once every file is written and every stream flushed. Pictures left to draw
-    go to a detached process (``later.py``) once the result is out."""
+    go to a detached process (``later.py``) once the result is out. The garbage collector
+    waits until the command's imports are done (``app.pause_gc``)."""
     from nncli.cli import later
 
+    pause_gc()  # until the command's imports are done
     later.detach = True
     try:
         main()

@@ -18,6 +18,7 @@ from nncli.cli.app import (
     _stop_on_signals,
     app,
     examples,
+    imports_done,
 )
 from nncli.cli.later import learning_curves_picture
 from nncli.errors import NncliError, UsageError
@@ -134,6 +135,7 @@ def train(
 
     started = proctime.started()  # the run's wall time counts the whole process
     runner.preload()
+    imports_done()
     timings = {"imports": time.perf_counter() - t0}
     if started is not None:
         timings["startup"] = t0 - started  # interpreter and command-line start-up, before the above
@@ -193,6 +195,7 @@ def _train_folds(cfg, k: int, runs_dir, as_json: bool, quiet: bool) -> None:
     from nncli.teachviews import folds_table
 
     runner.preload()
+    imports_done()
     stop = _stop_on_signals(runner.StopFlag())
     console = _console()
 
