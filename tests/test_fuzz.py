@@ -19,20 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import write
+from helpers import IRIS as IRIS_3_EPOCHS, write
 
 from nncli import runner
 from nncli.config import load_config
 
 HANDLED = {0, 2, 3, 4}
-IRIS = """\
-name: iris
-seed: 1
-data: {dataset: iris, validation: 0.2, test: 0.2}
-model: {hidden: [8]}
-optimizer: {name: adam, lr: 0.01}
-training: {epochs: 2, batch_size: 16}
-"""
+IRIS = IRIS_3_EPOCHS.replace("epochs: 3", "epochs: 2")  # the shared iris config, two epochs
 HEADER = "sepal length (cm),sepal width (cm),petal length (cm),petal width (cm)"
 KEYS = ["name", "seed", "description", "data", "data.dataset", "data.path", "data.label", "data.params",
         "data.params.n_samples", "data.params.noise", "data.task", "data.validation", "data.test",

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from helpers import SMALL, load_arrays, run_dirs, write
+from helpers import IRIS as IRIS_3_EPOCHS, SMALL, load_arrays, run_dirs, write
 
 from nncli import atomic, runner, runs
 from nncli.config import load_config
@@ -48,14 +48,7 @@ data: {dataset: digits, subset: 1000}
 model: {hidden: [64]}
 training: {epochs: 600, batch_size: 32}
 """
-IRIS = """\
-name: iris
-seed: 1
-data: {dataset: iris, validation: 0.2, test: 0.2}
-model: {hidden: [8]}
-optimizer: {name: adam, lr: 0.01}
-training: {epochs: 2, batch_size: 16}
-"""
+IRIS = IRIS_3_EPOCHS.replace("epochs: 3", "epochs: 2")  # the shared iris config, two epochs
 
 
 # ---------------------------------------------------------------- helpers
