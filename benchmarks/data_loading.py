@@ -44,11 +44,14 @@ LOAD = textwrap.dedent("""\
     def rss_now():
         with open("/proc/self/statm") as f:
             return int(f.read().split()[1]) * resource.getpagesize()
+    def peak_rss():  # VmHWM: ru_maxrss also counts the parent's memory at the fork before exec
+        with open("/proc/self/status") as f:
+            return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmHWM:"))
     cfg = load_config(sys.argv[1])
     before = rss_now()
     c = time.process_time(); t = time.perf_counter(); ds = load_data(cfg)
     dt, dc = time.perf_counter() - t, time.process_time() - c
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = peak_rss()
     from threadpoolctl import threadpool_info
     kernels = sorted({i.get("architecture") or "?" for i in threadpool_info() if i.get("internal_api") == "openblas"})
     n = len(ds.X_train) + len(ds.X_val) + len(ds.X_test)

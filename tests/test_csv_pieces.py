@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from nncli.data import DataOptions, arrowread, collect, encode_rows, load_dataset
+from nncli.data import DataOptions, arrowread, collect, encode_rows, load_dataset, pages
 from nncli.data.encode import TableEncoder
 from nncli.data.preprocess import Preprocessor
 from nncli.data.source import open_source
@@ -138,7 +138,7 @@ def test_the_store_is_resident_only_where_written():
     """NumPy asks for huge pages for large arrays: a (50, 1e6) np.empty store grows by 400 MB
     when its first 1000 rows are written; the reader's store grows by what was written."""
     before = _rss()
-    store = collect._untouched((50, 1_000_000))
+    store = pages.untouched((50, 1_000_000))
     store[:, :1000] = 1.0
     grown = _rss() - before
     assert store.dtype == np.float64 and store.flags.writeable and store.shape == (50, 1_000_000)

@@ -179,20 +179,23 @@ def _pieces(source, size: int):
                 yield carry
         return
     with open(source, "rb") as f:
-        pos = 0
-        while chunk := f.read(size):
-            nl = chunk.rfind(b"\n")
-            if len(chunk) < size:  # the end of the file
-                yield chunk
+        # one buffer for every piece (each is parsed before the next is read, and Arrow copies
+        # what it keeps): no allocation per piece for the allocator to hold on to
+        buf, held = bytearray(size), 0  # held: the start of a line, carried to the front
+        while True:
+            n = held + f.readinto(memoryview(buf)[held:])
+            if n < len(buf):  # the end of the file
+                if n:
+                    yield memoryview(buf)[:n]
                 return
+            nl = buf.rfind(b"\n")
             if nl < 0:  # a line longer than a piece: up to its end
-                chunk += f.readline()
-                yield chunk
-                pos += len(chunk)
+                yield bytes(buf) + f.readline()
+                held = 0
                 continue
-            yield memoryview(chunk)[:nl + 1]
-            pos += nl + 1
-            f.seek(pos)  # the rest of the last line starts the next piece
+            yield memoryview(buf)[:nl + 1]
+            held = n - nl - 1
+            buf[:held] = buf[nl + 1:]
 
 
 def _size(path) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nncli.data.pages import untouched
 from nncli.data.promote import promote
 from nncli.data.table import Column, Table
 from nncli.errors import DataError
@@ -32,7 +33,7 @@ class Collector:
         self.n = 0
 
     def reserve(self, rows: int) -> None:
-        self.store = _untouched((len(self.numeric), rows))
+        self.store = untouched((len(self.numeric), rows))
 
     def _room(self, batch_rows: int, batch_bytes: int) -> None:
         need = self.n + batch_rows
@@ -44,7 +45,7 @@ class Collector:
                 guess = min(guess, self.max_rows)
             self.reserve(max(guess, need))
         elif need > self.store.shape[1]:
-            grown = _untouched((len(self.numeric), max(need, int(self.store.shape[1] * 1.5))))
+            grown = untouched((len(self.numeric), max(need, int(self.store.shape[1] * 1.5))))
             grown[:, :self.n] = self.store[:, :self.n]
             self.store = grown
 
@@ -110,22 +111,6 @@ class Collector:
         for name in self.names:
             table.columns[name] = promote(table, table.columns[name], forced.get(name), decimal)
         return table
-
-
-def _untouched(shape: tuple) -> np.ndarray:
-    """An empty float64 array whose pages become resident only as they are written.
-
-    NumPy asks the kernel for transparent huge pages on large arrays: the first rows written
-    into a (columns, rows) store would make 2 MB of every column resident at once (the whole
-    store, in practice, however short the file)."""
-    import mmap
-
-    size = int(np.prod(shape)) * 8
-    if size < 1 << 22 or not hasattr(mmap, "MADV_NOHUGEPAGE"):
-        return np.empty(shape)
-    buf = mmap.mmap(-1, size)
-    buf.madvise(mmap.MADV_NOHUGEPAGE)
-    return np.frombuffer(buf, dtype=np.float64).reshape(shape)  # freed with the last view
 
 
 def _text(name: str, arr, missing) -> Column:

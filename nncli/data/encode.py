@@ -291,38 +291,43 @@ class Bound:
         is written, and read again by the scaler, as one contiguous run of memory."""
         out = np.zeros((self.width, len(rows)))  # out[j]: output column j
         for c, j in zip(self.enc.codes, self.starts):
-            col = self.table.columns[c.name]
-            if c.type == "category":
-                v = col.values[rows]
-                pos = self.lookups[c.name][v]  # code -1 picks the missing entry
-                hit = pos >= 0
-                out[j + pos[hit], np.flatnonzero(hit)] = 1.0
-                if not hit.all():
-                    self._count(c, col, v[~hit])
-                if c.indicator:
-                    out[j + len(c.names()) - 1] = v < 0
-                continue
-            if c.type == "number" and col.values.dtype == np.float64:  # gathered straight into its row
-                v = np.take(col.values, rows, out=out[j], mode="clip")[:, None]  # rows are in range
-            else:
-                v = col.values[rows]
-                v = (date_parts(v, c.parts) if c.type == "date" else v).reshape(len(v), -1)
-            width = v.shape[1]
-            if self.table.n_missing(c.name) == 0:
-                if c.type != "number":
-                    out[j:j + width] = v.T
-                continue
-            missing = np.isnan(v)
-            if missing.any():
-                if np.isnan(c.fill).any():
-                    i = int(np.flatnonzero(missing.any(axis=1))[0])
-                    raise DataError(f"{self.table.where(rows[i], c.name)}: expected a number, got an "
-                                    "empty cell (this run was trained without missing values)")
-                v = np.where(missing, c.fill, v)
-            out[j:j + width] = v.T
-            if c.indicator:
-                out[j + width] = missing.any(axis=1)
+            self.encode_into(c, rows, out[j:j + len(c.names())])
         return out.T
+
+    def encode_into(self, c: Code, rows: np.ndarray, out: np.ndarray) -> None:
+        """Write the output columns of input column ``c`` for these rows into ``out``, a zeroed
+        (len(c.names()), len(rows)) float64 array."""
+        col = self.table.columns[c.name]
+        if c.type == "category":
+            v = col.values[rows]
+            pos = self.lookups[c.name][v]  # code -1 picks the missing entry
+            hit = pos >= 0
+            out[pos[hit], np.flatnonzero(hit)] = 1.0
+            if not hit.all():
+                self._count(c, col, v[~hit])
+            if c.indicator:
+                out[-1] = v < 0
+            return
+        if c.type == "number" and col.values.dtype == np.float64:  # gathered straight into its row
+            v = np.take(col.values, rows, out=out[0], mode="clip")[:, None]  # rows are in range
+        else:
+            v = col.values[rows]
+            v = (date_parts(v, c.parts) if c.type == "date" else v).reshape(len(v), -1)
+        width = v.shape[1]
+        if self.table.n_missing(c.name) == 0:
+            if c.type != "number":
+                out[:width] = v.T
+            return
+        missing = np.isnan(v)
+        if missing.any():
+            if np.isnan(c.fill).any():
+                i = int(np.flatnonzero(missing.any(axis=1))[0])
+                raise DataError(f"{self.table.where(rows[i], c.name)}: expected a number, got an "
+                                "empty cell (this run was trained without missing values)")
+            v = np.where(missing, c.fill, v)
+        out[:width] = v.T
+        if c.indicator:
+            out[width] = missing.any(axis=1)
 
     def _count(self, c: Code, col: Column, codes: np.ndarray) -> None:
         counter = self.unseen.setdefault(c.name, Counter())

@@ -65,8 +65,10 @@ def fingerprint(path) -> dict:
     h = hashlib.sha256()
     try:
         with open(p, "rb") as f:
-            while block := f.read(1 << 22):
-                h.update(block)  # hashlib lets other threads run while it hashes a large block
+            buf = bytearray(1 << 22)  # one buffer: no allocation per block for the allocator to keep
+            view = memoryview(buf)
+            while n := f.readinto(buf):
+                h.update(view[:n])  # hashlib lets other threads run while it hashes a large block
         size = os.stat(p).st_size
     except OSError as e:
         raise DataError(f"{path}: cannot read: {e.strerror or e}") from None

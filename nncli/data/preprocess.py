@@ -136,19 +136,24 @@ class Preprocessor:
             self.transform_into(X[i:i + rows], out[i:i + rows])
         return out
 
-    def transform_into(self, X: np.ndarray, out: np.ndarray, own: bool = False) -> None:
+    def transform_into(self, X: np.ndarray, out: np.ndarray, own: bool = False, cols: slice = slice(None)) -> None:
         """Write the transformed rows of the float64 block ``X`` into ``out`` (any float dtype).
-        ``own``: X is a temporary the caller gives away (transformed in place, no copies)."""
+        ``own``: X is a temporary the caller gives away (transformed in place, no copies).
+        ``cols``: X holds only these output columns (without polynomial features: each output
+        is then a function of its own column)."""
+        if cols != slice(None) and self.degree > 1:
+            raise ValueError("polynomial features need every input column at once")
         if len(X):
+            scale, offset = self.scale[cols], self.offset[cols]
             with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused by row, after
                 if self.center is None:  # as the run was trained (x*scale + offset)
-                    out[...] = self._poly(X) * self.scale + self.offset
+                    out[...] = self._poly(X) * scale + offset
                 elif own and self.degree == 1:
-                    X -= self.center
-                    X *= self.scale
+                    X -= self.center[cols]
+                    X *= scale
                     out[...] = X
                 else:  # centred first: a column at 1.6e9 +- 1 keeps its digits
-                    out[...] = (self._poly(X) - self.center) * self.scale
+                    out[...] = (self._poly(X) - self.center[cols]) * scale
 
     def state_dict(self) -> dict[str, np.ndarray]:
         if self.scale is None:

@@ -12,10 +12,11 @@ gathers rows column by column.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from nncli.data.pages import give_back
 from nncli.errors import DataError
 
 KINDS = ("number", "bool", "date", "text")
@@ -25,7 +26,7 @@ KINDS = ("number", "bool", "date", "text")
 class Column:
     name: str
     kind: str  # one of KINDS
-    values: np.ndarray  # (n,) or, for a multi-target label, (n, k)
+    values: np.ndarray  # (n,) or, for a multi-target label, (n, k); None once released
     levels: np.ndarray | None = None  # text only: object array of the distinct strings, sorted
     has_time: bool = False  # date only: some value is not at midnight
 
@@ -72,6 +73,14 @@ class Table:
 
     def row(self, i: int) -> str:
         return f"row {int(i) + self.first_row}"
+
+    def release(self, name: str) -> None:
+        """Give back the memory of a column that is no longer needed (its model inputs are
+        written): reading its values afterwards is an error, not zeros."""
+        col = self.columns[name]
+        if col.values is not None:
+            give_back(col.values)  # only a reader's store is given back: it belongs to this table
+            self.columns[name] = replace(col, values=None)  # a Column others hold keeps its values
 
     def where(self, i: int, column: str) -> str:
         return f"{self.source}: {self.row(i)}, column '{column}'"
