@@ -205,7 +205,7 @@ def check_network(net, loss, x: np.ndarray, y: np.ndarray, *, training: bool = T
             dx = layer.backward(dx)
         analytic = net.grad.copy()
         rng = np.random.default_rng(0) if rng is None else rng
-        sampled = dict(entries=entries, directions=directions, rng=rng)
+        sampled = {"entries": entries, "directions": directions, "rng": rng}
         checks = [check_array("input", "x", f, x, dx, **sampled)] if with_input else []
         offset = 0
         for i, pname, shape in net.entries:
@@ -247,7 +247,7 @@ def check_layers(net, x: np.ndarray, rng: np.random.Generator, *, training: bool
         raise ValueError(f"gradient checks need a float64 network, got {net.dtype}")
     saved = {k: v.copy() for k, v in net.state_dict().items() if k.split(".", 1)[1] in _buffer_names(net)}
     checks = []
-    sampled = dict(entries=entries, directions=directions, rng=rng.spawn(1)[0] if entries is not None else None)
+    sampled = {"entries": entries, "directions": directions, "rng": rng.spawn(1)[0] if entries is not None else None}
     try:
         a = np.array(x, np.float64)
         for name, layer in zip(net.names, net.layers):

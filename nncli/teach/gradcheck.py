@@ -11,7 +11,14 @@ import numpy as np
 
 from nncli.build import build, load_data, targets
 from nncli.config import Config
-from nncli.nn.gradcheck import DIRECTIONS, TOL, Check, check_layers, check_network, fix_dropout_masks
+from nncli.nn.gradcheck import (
+    DIRECTIONS,
+    TOL,
+    Check,
+    check_layers,
+    check_network,
+    fix_dropout_masks,
+)
 
 JITTER = 1e-2  # inputs are moved this much (in standard deviations) off ties and kinks
 ENTRIES = 256  # entries checked one by one in a larger array, two forward passes each
