@@ -36,11 +36,16 @@ def gradcheck_tables(report: dict) -> list:
     for key, title in (("layers", "each layer alone: d sum(R * out) / d input and its parameters"),
                        ("network", "end to end: d loss / d every parameter array and the input")):
         table = Table(title=title)
-        for col in ("layer", "array", "size", "max rel error", "", "worst entry (backprop vs numeric)"):
-            table.add_column(col, justify="right" if col in ("size", "max rel error") else "left")
+        sampled = any(r["directions"] for r in report[key])
+        columns = ("layer", "array", "entries checked", "max rel error") + (
+            ("directions", "rel error along them") if sampled else ()) + ("", "worst entry (backprop vs numeric)")
+        for col in columns:
+            table.add_column(col, justify="left" if col in ("layer", "array", "") or col.startswith("worst") else "right")
         for r in report[key]:
             w = r["worst"]
-            table.add_row(r["layer"], r["param"], f"{r['size']:,}", f"{r['rel_error']:.1e}",
+            checked = f"{r['size']:,}" if r["checked"] == r["size"] else f"{r['checked']:,} of {r['size']:,}"
+            along = (str(r["directions"]), f"{r['direction_rel_error']:.1e}") if r["directions"] else ("-", "-")
+            table.add_row(r["layer"], r["param"], checked, f"{r['rel_error']:.1e}", *(along if sampled else ()),
                           ("pass (gradient 0)" if r.get("zero_gradient") else "pass") if r["passed"]
                           else "[red]FAIL[/red]",
                           f"{tuple(w['index'])}: {w['backprop']:.6g} vs {w['numeric']:.6g}")

@@ -31,11 +31,16 @@ CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 # ---------------------------------------------------------------- gradcheck
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.stem)
 def test_gradcheck_passes_on_every_shipped_config(nncli, config, tmp_path):
+    # sampled: arrays over 256 entries on 256 of them and along random directions (every entry
+    # of digits: tests/test_gradcheck_sampled.py)
     r = nncli("gradcheck", config, "--json", "--batch", "4", "--runs-dir", tmp_path)
     assert r.code == 0, r.err
     report = json.loads(r.out)
     assert report["passed"] and report["failed"] == []
     assert {row["layer"] for row in report["network"]} >= {"input", "dense0"}
+    rows = report["layers"] + report["network"]
+    assert all(row["checked"] == min(row["size"], 256) for row in rows)
+    assert all(row["directions"] == (report["directions"] if row["size"] > 256 else 0) for row in rows)
 
 
 @pytest.mark.parametrize("sets", [

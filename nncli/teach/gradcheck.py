@@ -1,5 +1,7 @@
 """``nncli gradcheck``: the config's own network, in float64, on a small batch of its data,
-checked by central finite differences (``nncli.nn.gradcheck``, the module the tests use)."""
+checked by central finite differences (``nncli.nn.gradcheck``, the module the tests use).
+Arrays larger than ``ENTRIES`` are checked on a seeded sample of their entries and along
+random directions over the whole array; ``entries=None`` checks every entry."""
 
 from __future__ import annotations
 
@@ -9,9 +11,17 @@ import numpy as np
 
 from nncli.build import build, load_data, targets
 from nncli.config import Config
-from nncli.nn.gradcheck import TOL, Check, check_layers, check_network, fix_dropout_masks
+from nncli.nn.gradcheck import (
+    DIRECTIONS,
+    TOL,
+    Check,
+    check_layers,
+    check_network,
+    fix_dropout_masks,
+)
 
 JITTER = 1e-2  # inputs are moved this much (in standard deviations) off ties and kinks
+ENTRIES = 256  # entries checked one by one in a larger array, two forward passes each
 
 
 @dataclass
@@ -21,6 +31,8 @@ class GradReport:
     tol: float
     batch: int
     n_params: int
+    entries: int | None = None  # the sample in arrays larger than this; None: every entry
+    directions: int = 0  # random directions each sampled array is checked along
 
     def failed(self) -> list[str]:
         """Names of the layers whose own check fails (else of the arrays the end-to-end one fails)."""
@@ -31,12 +43,16 @@ class GradReport:
 
     def as_dict(self) -> dict:
         def rows(checks):
-            return [{"layer": c.layer, "param": c.param, "size": c.size, "rel_error": c.error,
+            return [{"layer": c.layer, "param": c.param, "size": c.size, "checked": c.checked,
+                     "directions": c.directions, "rel_error": c.error,
+                     "direction_rel_error": c.direction_error if c.directions else None,
                      "passed": c.passed(self.tol),
-                     "zero_gradient": c.passed(self.tol) and c.error >= self.tol, "worst": {"index": list(c.worst_index),
-                                                              "backprop": c.analytic, "numeric": c.numeric}}
+                     "zero_gradient": c.passed(self.tol) and (c.error >= self.tol or (
+                         c.directions > 0 and c.direction_error >= self.tol)),
+                     "worst": {"index": list(c.worst_index), "backprop": c.analytic, "numeric": c.numeric}}
                     for c in checks]
         return {"tolerance": self.tol, "batch": self.batch, "n_params": self.n_params,
+                "entries": self.entries, "directions": self.directions,
                 "passed": not self.failed(), "failed": self.failed(),
                 "layers": rows(self.layers), "network": rows(self.network)}
 
@@ -45,11 +61,14 @@ def float64(cfg: Config) -> Config:
     return cfg.model_copy(update={"training": cfg.training.model_copy(update={"dtype": "float64"})})
 
 
-def gradcheck(cfg: Config, *, batch: int = 8, tol: float = TOL, runs_dir="runs") -> GradReport:
+def gradcheck(cfg: Config, *, batch: int = 8, tol: float = TOL, entries: int | None = ENTRIES,
+              runs_dir="runs") -> GradReport:
     """Build ``cfg``'s network in float64, take ``batch`` training rows (moved by a little
     noise so that no relu input sits on its kink and no max-pool window ties), fix one mask
     per dropout layer, and compare backprop with central differences layer by layer and
-    end to end. Batch norm is checked in training mode, as the function of the batch it is."""
+    end to end. Batch norm is checked in training mode, as the function of the batch it is.
+    Arrays larger than ``entries`` are checked on a sample of that many entries and along
+    ``DIRECTIONS`` random directions, drawn from the config's seed; None checks every entry."""
     cfg = float64(cfg)
     ds = load_data(cfg)
     parts = build(cfg, ds, runs_dir=runs_dir)
@@ -59,6 +78,7 @@ def gradcheck(cfg: Config, *, batch: int = 8, tol: float = TOL, runs_dir="runs")
     x += JITTER * rng.normal(size=x.shape)
     y = trainer._targets(targets(parts, ds, ds.y_train[:batch]))
     fix_dropout_masks(net, x, rng)
-    layers = check_layers(net, x, rng, training=True)
-    network = check_network(net, trainer.loss, x, y, training=True)
-    return GradReport(layers, network, tol, len(x), int(net.theta.size))
+    layers = check_layers(net, x, rng, training=True, entries=entries)
+    network = check_network(net, trainer.loss, x, y, training=True, entries=entries, rng=rng.spawn(1)[0])
+    sampled = any(c.directions for c in layers + network)
+    return GradReport(layers, network, tol, len(x), int(net.theta.size), entries, DIRECTIONS if sampled else 0)
