@@ -65,7 +65,7 @@ def fingerprint(path) -> dict:
     h = hashlib.sha256()
     try:
         with open(p, "rb") as f:
-            buf = bytearray(1 << 22)  # one buffer: no allocation per block for the allocator to keep
+            buf = bytearray(1 << 20)  # one buffer: no allocation per block for the allocator to keep
             view = memoryview(buf)
             while n := f.readinto(buf):
                 h.update(view[:n])  # hashlib lets other threads run while it hashes a large block
