@@ -118,22 +118,17 @@ def test_a_released_column_of_an_ordinary_array_is_dropped():
 
 
 LOAD = """
-import json, sys, resource
-import numpy as np
+import json, sys
 from nncli.data import load_dataset, DataOptions
 import numpy.ma, numpy.random, pyarrow.csv, pyarrow.compute, sklearn.model_selection, nncli.data.arrowread
-def rss():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize()
-def peak_rss():  # VmHWM: ru_maxrss also counts the parent's memory at the fork before exec
+def status(key):  # VmRSS now, VmHWM the peak (ru_maxrss would count the parent's memory at the fork)
     with open("/proc/self/status") as f:
-        return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmHWM:"))
-before = rss()
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key + ":"))
+before = status("VmRSS")
 ds = load_dataset(dataset=None, path=sys.argv[1], label="y", params={}, task=None, validation=0.15, test=0.15,
                   scaling="standard", polynomial=1, subset=None, seed=0, options=DataOptions(label="y"))
-peak = peak_rss()
 matrix = sum(a.nbytes for a in (ds.X_train, ds.X_val, ds.X_test))
-print(json.dumps({"growth": peak - before, "matrix": matrix}))
+print(json.dumps({"growth": status("VmHWM") - before, "matrix": matrix}))
 """
 
 
