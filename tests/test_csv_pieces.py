@@ -91,19 +91,6 @@ def test_many_small_pieces_read_the_same_table_as_one(tmp_path, monkeypatch, for
     assert_same_table(whole, pieces)
 
 
-@pytest.mark.parametrize("ahead", [0, 3])
-def test_pieces_parsed_ahead_come_out_in_file_order(tmp_path, small_pieces, monkeypatch, ahead):
-    """However many pieces are parsed while one is taken in (and the retry when a column
-    turns out to hold fractions, then words, far down), rows keep the file's order."""
-    path = tmp_path / "d.csv"
-    path.write_text(mixed_csv())
-    monkeypatch.setattr(arrowread, "AHEAD", 1)
-    one = read(path)
-    monkeypatch.setattr(arrowread, "AHEAD", ahead)
-    assert_same_table(one, read(path))
-    np.testing.assert_array_equal(one.columns["id"].values, np.arange(600))
-
-
 def test_quoted_line_breaks_are_read_as_one_stream_whatever_the_piece_size(tmp_path, small_pieces):
     rows = ["note,a,y"] + [f'"line {i}\nmore {i}",{i},{i % 2}' for i in range(200)]
     (tmp_path / "q.csv").write_text("\n".join(rows) + "\n")

@@ -1,10 +1,9 @@
 """CSV (also gzip-compressed) and Parquet through pyarrow's readers, a piece at a time.
 
 A CSV is cut into pieces of a few MB at line breaks and each piece is parsed by pyarrow's
-threaded reader (its streaming reader parses on one core), the next piece while the one
-before is taken in: each piece's rows are turned into NumPy at once (``collect.py``) and
-dropped, so the peak while reading is the columns read so far plus two pieces, not the file's
-text plus a parsed copy. A file with line breaks inside
+threaded reader (its streaming reader parses on one core): each piece's rows are turned into
+NumPy at once (``collect.py``) and dropped, so the peak while reading is the columns read so
+far plus one piece, not the file's text plus a parsed copy. A file with line breaks inside
 quoted cells cannot be cut at line breaks: it is read as one stream. Between pieces the
 reader checks ``cancel`` (a threading.Event), so an interrupt stops it within one piece.
 
@@ -15,10 +14,7 @@ with that column as text; ``promote`` then decides what the text is.
 
 from __future__ import annotations
 
-import itertools
 import re
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 
 from nncli.data.collect import Cancelled, Collector
 from nncli.data.files import CsvLayout
@@ -27,7 +23,6 @@ from nncli.errors import DataError
 
 BLOCK = 1 << 20
 PIECE = 4 << 20  # bytes of text parsed at a time by the threaded reader (more: no faster, more memory)
-AHEAD = 1  # pieces parsed while the one before is taken in (each more: a piece's text and table)
 _CONVERSION = re.compile(r"In CSV column #(\d+): CSV conversion error")
 
 
@@ -136,47 +131,30 @@ def _first_block(pacsv, source, read_opts, parse_opts, convert_opts, layout):
 
 
 def _piece_tables(pacsv, source, read_opts, parse_opts, convert_opts, cancel):
-    """(Arrow table, bytes of text) of each piece of the CSV, in order, parsed on all cores;
-    while the caller takes in one piece, the next ``AHEAD`` are parsed. The peak is a few
-    pieces' text and tables, not the whole file's."""
+    """(Arrow table, bytes of text) of each piece of the CSV, parsed on all cores: the peak is
+    one piece's text and table, not the whole file's."""
     import pyarrow as pa
 
-    first = pacsv.ReadOptions(column_names=read_opts.column_names, skip_rows=read_opts.skip_rows,
-                              block_size=read_opts.block_size, use_threads=True)
     rest = pacsv.ReadOptions(column_names=read_opts.column_names, skip_rows=0,
                              block_size=read_opts.block_size, use_threads=True)
-
-    def parse(k, text):
+    for k, text in enumerate(_pieces(source, max(PIECE, 4 * read_opts.block_size))):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
         try:
-            return pacsv.read_csv(pa.BufferReader(pa.py_buffer(text)), read_options=rest if k else first,
-                                  parse_options=parse_opts, convert_options=convert_opts), len(text)
+            table = pacsv.read_csv(pa.BufferReader(pa.py_buffer(text)), read_options=rest if k else read_opts,
+                                   parse_options=parse_opts, convert_options=convert_opts)
         except pa.ArrowInvalid as e:
             if "Empty CSV file" in str(e):  # a piece of blank lines, or the header alone
-                return None, len(text)
+                continue
             raise
-
-    size = max(PIECE, 4 * read_opts.block_size)
-    with ThreadPoolExecutor(max(AHEAD, 1), thread_name_prefix="nncli-csv") as pool:
-        parsing: deque = deque()
-        # a piece's buffer is read into again only once its table is out: AHEAD + 1 buffers
-        for k, text in enumerate(_pieces(source, size, buffers=AHEAD + 1)):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled()
-            parsing.append(pool.submit(parse, k, text))
-            if len(parsing) > AHEAD:
-                table, n = parsing.popleft().result()
-                if table is not None:
-                    yield table, n
-        while parsing:
-            table, n = parsing.popleft().result()
-            if table is not None:
-                yield table, n
+        size = len(text)
+        del text
+        yield table, size
 
 
-def _pieces(source, size: int, buffers: int = 1):
+def _pieces(source, size: int):
     """The text of a CSV (a path, or bytes) in pieces of about ``size`` bytes, each ending
-    with a line break (the last: where the text ends). A file is read into ``buffers``
-    buffers in turn: a piece's text stays as it is until that many more are read."""
+    with a line break (the last: where the text ends)."""
     if isinstance(source, bytes):
         start = 0
         while start < len(source):
@@ -201,12 +179,10 @@ def _pieces(source, size: int, buffers: int = 1):
                 yield carry
         return
     with open(source, "rb") as f:
-        # the same few buffers for every piece (Arrow copies what it keeps): no allocation per
-        # piece for the allocator to hold on to
-        ring = [bytearray(size) for _ in range(buffers)]
-        held = 0  # the start of a line, carried to the front of the next buffer
-        for k in itertools.count():
-            buf = ring[k % buffers]
+        # one buffer for every piece (each is parsed before the next is read, and Arrow copies
+        # what it keeps): no allocation per piece for the allocator to hold on to
+        buf, held = bytearray(size), 0  # held: the start of a line, carried to the front
+        while True:
             n = held + f.readinto(memoryview(buf)[held:])
             if n < len(buf):  # the end of the file
                 if n:
@@ -219,7 +195,7 @@ def _pieces(source, size: int, buffers: int = 1):
                 continue
             yield memoryview(buf)[:nl + 1]
             held = n - nl - 1
-            ring[(k + 1) % buffers][:held] = buf[nl + 1:]
+            buf[:held] = buf[nl + 1:]
 
 
 def _size(path) -> int:
