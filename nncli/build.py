@@ -1,28 +1,28 @@
-"""Turn a Config and a Dataset into a network, loss, optimizer, schedule and trainer.
+"""Turn a Config and a Dataset into a network, loss, optimizer, schedule and trainer, and a
+Config into its Dataset.
 
 The only reader of the config's model, loss, optimizer and training sections: the core below
 takes plain values, and each section's fields are passed to its constructor by name, so a new
 hyper-parameter is written once in the schema (mirroring the constructor) and nowhere else.
+Starting from another run's weights and freezing layers are in transfer.py; what a config names
+outside itself is checked up front by preflight.py.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from nncli import runs
 from nncli.config import Config
 from nncli.config.layers import layer_specs
 from nncli.config.schema import DataConfig
 from nncli.data import DataOptions, Dataset, load_dataset
-from nncli.data.datasets import param_problems
-from nncli.data.names import DATASETS, GENERATORS
-from nncli.errors import ConfigError, RunError
+from nncli.errors import ConfigError
 from nncli.nn import EarlyStopping, Network, Trainer, build_mlp, make_loss, make_optimizer, make_schedule
 from nncli.nn.sequential import SpecError, build_sequential
+from nncli.transfer import frozen_layers, load_transfer
 
 FUSED = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
 # optimizer keys that configure the loop or a wrapper rather than the update rule itself
@@ -128,7 +128,7 @@ def schedule(cfg: Config):
 PATIENCE, PATIENCE_BATCHES = 10, 1000
 
 
-def _monitor_problem(monitor: str, task: str | None, has_validation: bool) -> str | None:
+def monitor_problem(monitor: str, task: str | None, has_validation: bool) -> str | None:
     if monitor.startswith("val_") and not has_validation:
         return (f"training.early_stopping.monitor: {monitor} needs a validation split; "
                 "set data.validation > 0 or monitor loss")
@@ -146,7 +146,7 @@ def early_stopping(cfg: Config, ds: Dataset) -> EarlyStopping | None:
     monitor = es.monitor
     if monitor == "auto":
         monitor = "val_loss" if len(ds.X_val) else "loss"
-    problem = _monitor_problem(monitor, ds.task, len(ds.X_val) > 0)
+    problem = monitor_problem(monitor, ds.task, len(ds.X_val) > 0)
     if problem:
         raise ConfigError(problem)
     patience = es.patience
@@ -180,21 +180,6 @@ def build(cfg: Config, ds: Dataset, callbacks=(), runs_dir="runs") -> Parts:
     return Parts(net, trainer, sample_weights(cfg, ds), n_out, head, loss_name, transfer)
 
 
-def frozen_layers(net: Network, freeze) -> list[int]:
-    """The layer indices ``model.freeze`` names: the first N blocks, or layers by name or index."""
-    if isinstance(freeze, int):
-        if freeze > len(net.blocks):
-            raise ConfigError(f"model.freeze: expected at most {len(net.blocks)} layers, got {freeze}")
-        return [i for b in net.blocks[:freeze] for i in b]
-    out = []
-    for which in freeze:
-        try:
-            out.append(net.index(which))
-        except ValueError as e:
-            raise ConfigError(f"model.freeze: {e}") from None
-    return sorted(set(out))
-
-
 def network(cfg: Config, n_in, n_out: int, head: str, seed=None) -> Network:
     """The network the config's model section describes, for training or to load weights into.
     ``n_in``: the number of inputs, or one sample's shape ((C, H, W) for images)."""
@@ -217,115 +202,8 @@ def network(cfg: Config, n_in, n_out: int, head: str, seed=None) -> Network:
                      dtype=np.dtype(cfg.training.dtype), seed=seed)
 
 
-def align_inputs(net: Network, source: dict, base: list[str], names: list[str]) -> str | None:
-    """Rows of the base run's first dense layer re-ordered to this model's input columns, by
-    name: the same columns in another order carry over exactly; a column the base did not
-    have keeps its fresh weights. Returns a note, or None when nothing needed aligning."""
-    if base == names:
-        return None
-    for i, (lname, layer) in enumerate(zip(net.names, net.layers)):
-        own = net.layer_state(i)
-        if "W" not in own:
-            continue
-        W = source.get(f"{lname}.W")
-        if W is None or W.ndim != 2 or W.shape[0] != len(base) or W.shape[1] != own["W"].shape[1]:
-            return None
-        where = {n: k for k, n in enumerate(base)}
-        common = [n for n in names if n in where]
-        if not common:
-            return None
-        aligned = own["W"].copy()
-        for k, n in enumerate(names):
-            if n in where:
-                aligned[k] = W[where[n]]
-        source[f"{lname}.W"] = aligned
-        return f"{lname}: {len(common)} of {len(names)} input columns matched by name"
-    return None
-
-
-def load_transfer(net: Network, run: str, frozen: list[int], runs_dir="runs", names=None) -> dict:
-    """Start from another run's weights, layer by layer: a layer is loaded whole when the run
-    has a layer of the same name with the same shapes, and otherwise keeps its fresh start (a
-    new head). A frozen layer must be loaded: freezing random weights is refused."""
-    run_dir = runs.resolve_run(run, runs_dir)
-    arrays = runs.load_model_arrays(run_dir)
-    source = {k[4:]: v for k, v in arrays.items() if k.startswith("net.")}
-    base = [str(s) for s in arrays["enc.names"]] if "enc.names" in arrays else None
-    aligned = align_inputs(net, source, base, names) if base is not None and names is not None else None
-    loaded, fresh = [], []
-    for i, (name, layer) in enumerate(zip(net.names, net.layers)):
-        own = net.layer_state(i)
-        if not own:
-            continue
-        theirs = {k: source.get(f"{name}.{k}") for k in own}
-        if all(v is not None and v.shape == own[k].shape for k, v in theirs.items()):
-            for k, arr in own.items():
-                arr[...] = theirs[k]
-            loaded.append(name)
-        else:
-            if i in frozen:
-                shapes = {k: None if v is None else list(v.shape) for k, v in theirs.items()}
-                raise ConfigError(f"model.freeze: layer {name} is frozen but {run_dir} has no layer {name} of "
-                                  f"the same shapes (this model: { {k: list(a.shape) for k, a in own.items()} }, "
-                                  f"the run: {shapes}); freezing it would keep random weights")
-            fresh.append(name)
-    if not loaded:
-        raise ConfigError(f"model.init_from: no layer of {run_dir} matches this model's shapes")
-    out = {"from": str(run_dir), "loaded": loaded, "reinitialized": fresh,
-           "frozen": [net.names[i] for i in frozen]}
-    if aligned:
-        out["inputs"] = aligned
-    return out
-
-
 BATCH_NORM_OF_ONE = ("training.batch_size: batch norm needs batches of at least 2 samples "
                      "(one sample has no variance to normalise by); got 1")
-TASKS_OF = {**DATASETS, **GENERATORS}  # a built-in dataset's task
-
-
-def check(cfg: Config, runs_dir="runs") -> None:
-    """What a config names outside itself, checked before any data is loaded or anything is
-    written (by ``nncli train`` and by ``nncli config validate``): the dataset's params against
-    its scikit-learn function's signature, that data.path is a file, and that model.init_from
-    is a run (a name is looked up in ``runs_dir``) with a saved model. One ConfigError lists
-    every problem. For a built-in dataset, whose task is known without loading it, the loss
-    and the early-stopping monitor are checked against the task too."""
-    d, problems = cfg.data, []
-    task = d.task or (TASKS_OF.get(d.dataset) if d.path is None else None)
-    if task is not None:
-        try:
-            resolve_loss_and_head(cfg, task, 2)
-        except ConfigError as e:
-            problems.append(str(e))
-    es = cfg.training.early_stopping
-    if es is not None:
-        problems += [p for p in [_monitor_problem(es.monitor, task, d.validation > 0)] if p]
-    norms = cfg.model.layers is not None and any(k == "batch_norm" for k, _ in layer_specs(cfg.model.layers))
-    if (cfg.model.batch_norm or norms) and cfg.training.batch_size == 1:
-        problems.append(BATCH_NORM_OF_ONE)
-    problems += image_problems(cfg)
-    if d.dataset is not None:
-        problems += param_problems(d.dataset, dict(d.params))
-    if d.path is not None:
-        path = Path(d.path)
-        if not path.exists():
-            where = "" if path.is_absolute() else f" (a relative path is read from {Path.cwd()})"
-            problems.append(f"data.path: no such file {d.path!r}{where}")
-        elif path.is_dir():
-            problems.append(f"data.path: {d.path!r} is a directory, expected a .csv or .npz file")
-    if cfg.model.init_from is not None:
-        try:
-            run_dir = runs.resolve_run(cfg.model.init_from, runs_dir)
-        except RunError as e:
-            problems.append(f"model.init_from: {e}")
-        else:
-            if not (run_dir / runs.MODEL_FILE).is_file():
-                problems.append(f"model.init_from: {run_dir} has no {runs.MODEL_FILE} yet (a run that "
-                                "has not finished has no weights to start from)")
-    if len(problems) == 1:
-        raise ConfigError(problems[0], problems)
-    if problems:
-        raise ConfigError(f"{len(problems)} problems in the config\n" + "\n".join(problems), problems)
 
 
 def targets(parts: Parts, ds: Dataset, y: np.ndarray) -> np.ndarray:

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from nncli import __version__, blas, rundir, runs, verdict
-from nncli.build import Parts, build, check, load_data, targets
+from nncli.build import Parts, build, load_data, targets
 from nncli.config import Config, dump_config
 from nncli.config.layers import sizes_and_activations
 from nncli.config.resources import check_resources
@@ -43,6 +43,7 @@ from nncli.data import Dataset, import_reader
 from nncli.errors import DivergedError, Interrupted, NncliError, RunError
 from nncli.recorder import RunRecorder
 from nncli.nn import Diverged
+from nncli.preflight import check
 from nncli.runlock import RunLock
 
 DIVERGED_HINT = "lower optimizer.lr, set optimizer.clip_norm, or scale the features (data.scaling: standard)"

@@ -33,7 +33,7 @@ PLACE = {
     "errors": "errors", "paths": "errors", "memory": "errors", "proctime": "errors", "nn": "nn", "config": "config", "data": "data",
     "runs": "store", "atomic": "store", "checkpoint": "store", "runlock": "store",
     "summary": "store",
-    "build": "build", "blas": "blas",
+    "build": "build", "transfer": "build", "preflight": "build", "blas": "blas",
     "runner": "work", "inference": "work", "sweep": "work", "rundata": "work", "predictions": "work", "listing": "work",
     "rundir": "work", "scores": "work", "recorder": "work", "verdict": "work", "folds": "work", "teach": "work", "sklearn": "work", "export": "work",
     "views": "views", "textplot": "views", "teachviews": "views",

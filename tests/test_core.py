@@ -22,7 +22,6 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from nncli import runs
-from nncli.build import load_transfer
 from nncli.errors import NncliError
 from nncli.nn.activations import ACTIVATIONS, make_activation
 from nncli.nn.layers import BatchNorm, Dense, Dropout
@@ -30,6 +29,7 @@ from nncli.nn.losses import LOSSES, make_loss
 from nncli.nn.network import Network, build_mlp
 from nncli.nn.optim import make_optimizer
 from nncli.nn.train import Trainer
+from nncli.transfer import load_transfer
 
 
 def split_scaled(X, y, test_size=0.2, dtype=np.float32):

@@ -11,11 +11,12 @@ import pytest
 from helpers import load_arrays, run_dirs, write
 
 from nncli import runner
-from nncli.build import check, load_data
+from nncli.build import load_data
 from nncli.config import load_config, validate
 from nncli.data.images import PixelScaler
 from nncli.errors import ConfigError, DataError, Interrupted
 from nncli.nn import Callback
+from nncli.preflight import check
 
 CNN = """\
 name: {name}

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from helpers import write
 
-from nncli.build import frozen_layers, network
+from nncli.build import network
 from nncli.config import load_config, validate
 from nncli.config.load import dump_config
 from nncli.errors import ConfigError
 from nncli.nn import AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D
+from nncli.transfer import frozen_layers
 
 EVERY_KIND = """\
 model:

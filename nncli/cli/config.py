@@ -38,7 +38,7 @@ def config_validate(
     function, that data.path exists and that model.init_from is a finished run. One line per
     file: "FILE: ok" on stdout, or the file's problems on stderr; exit 0 when all are valid, 2
     when any is not."""
-    from nncli.build import check
+    from nncli.preflight import check
     from nncli.config.resources import check_resources
     from nncli.errors import ConfigError
     from nncli.paths import shown

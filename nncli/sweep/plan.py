@@ -256,7 +256,7 @@ def check_corners(plan: Plan, runs_dir) -> None:
 
 def check_inputs(plan: Plan, cfg: Config, runs_dir, checked: set) -> None:
     """What the schema cannot see: the strategy's needs, and the pre-flight checks of `nncli
-    train` (build.check: dataset params, loss against the task, the data file, the init_from
+    train` (preflight.check: dataset params, loss against the task, the data file, the init_from
     run; and the memory estimate)."""
     if plan.metric.needs_validation and cfg.data.validation == 0:
         raise ConfigError(f"data.validation: the sweep ranks trials by {plan.metric.label}, which needs a "
@@ -269,7 +269,7 @@ def check_inputs(plan: Plan, cfg: Config, runs_dir, checked: set) -> None:
             raise UsageError(f"--strategy halving continues trials by raising training.epochs, and the {name} "
                              "schedule's rates depend on the epoch count, so a continued trial would differ "
                              "from a full run; use another schedule or --strategy random")
-    from nncli.build import check
+    from nncli.preflight import check
     from nncli.config.resources import check_resources
 
     check(cfg, runs_dir)  # what `nncli train` checks before it writes: params, task, files, runs
