@@ -1,154 +1,29 @@
-"""Reuse a saved run: rebuild its model and data pipeline from the run directory alone, then
-score or predict.
+"""Score a saved run (``evaluate``) or predict with it (``predict``), for tables and images.
 
-Columns are found by name, in any order; other columns are ignored; every column the run needs
-and a file lacks is named in one error. ``evaluate`` without a file scores exactly the test
-rows the run recorded, after checking that the data file has not changed since.
+The run is rebuilt by savedrun.py and a file is read as the run reads it by runinput.py
+(columns by name, in any order). ``evaluate`` without a file scores exactly the test rows the
+run recorded, after checking that the data file has not changed since.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from nncli import runs
-from nncli.build import network
-from nncli.checkpoint import file_format, model_meta
-from nncli.config import Config, config_differences, config_hash, parse_yaml, read_config_text, validate
-from nncli.config.migrate import migrate
-from nncli.data import check_finite, encode_rows
-from nncli.data.columns import missing_columns
-from nncli.data.encode import TableEncoder
 from nncli.data.files import fingerprint
-from nncli.data.images import PixelScaler, label_table, read_images
+from nncli.data.images import label_table
 from nncli.data.labels import encode_labels, label_rows
-from nncli.data.preprocess import Preprocessor
-from nncli.data.source import open_source
 from nncli.data.splits import split_rows
-from nncli.data.target import TargetScaler
 from nncli.data.worker import run_interruptibly
-from nncli.errors import ConfigError, DataError, RunError
-from nncli.nn import Network, make_loss
+from nncli.errors import DataError
 from nncli.paths import check_path
+from nncli.runinput import encode_inputs, open_input, read_columns, read_scaled_images
+from nncli.savedrun import Loaded, load_run
 
 
-@dataclass
-class Loaded:
-    cfg: Config
-    net: Network
-    prep: Preprocessor
-    meta: dict
-    classes: np.ndarray | None
-    loss: object
-    format: int = 2
-    encoder: TableEncoder | None = None  # None for a model that takes images
-    target: TargetScaler = field(default_factory=TargetScaler)
-    split: dict = field(default_factory=dict)  # split -> row numbers (format 3)
-
-
-def load_run_config(run_dir: Path, run_format: int) -> Config:
-    """A run's saved config, read as the version that wrote the run meant it. A config.yaml
-    that no longer reads is a damaged run (exit 4), not a mistake in the user's config."""
-    path = run_dir / runs.CONFIG_FILE
-    try:
-        data, lines = parse_yaml(read_config_text(path), str(path))
-        return validate(migrate(data, run_format), str(path), lines)
-    except ConfigError as e:
-        raise RunError(f"{run_dir}: the run's {runs.CONFIG_FILE} is damaged or was edited into an invalid "
-                       f"config: {getattr(e, 'problems', [str(e)])[0]}") from e
-
-
-def check_saved_config(arrays: dict, cfg: Config, run_dir: Path, saved_in: str) -> None:
-    """Refuse a run whose config.yaml no longer describes its weights (an edit after training),
-    naming each key that differs."""
-    saved, digest = arrays.get("config"), arrays.get("config_sha256")
-    if saved is None and digest is None:
-        return  # written before configs were saved with the weights
-    try:
-        if digest is not None and runs.get_str(digest) == config_hash(cfg):
-            return
-        changed = config_differences(json.loads(runs.get_str(saved)), cfg) if saved is not None else ["?"]
-    except (RunError, ValueError, RecursionError) as e:
-        raise RunError(f"{run_dir / saved_in}: corrupt or not an nncli file (the saved config: {e})") from e
-    if changed:
-        shown = "; ".join(changed[:5]) + (f"; and {len(changed) - 5} more" if len(changed) > 5 else "")
-        raise RunError(f"{run_dir}: {runs.CONFIG_FILE} differs from the config saved with the weights in "
-                       f"{saved_in} ({shown}); it was edited after training: restore it, or train a new "
-                       f"run from it")
-
-
-def load_run(run: str, runs_dir: str | Path = "runs") -> tuple[Path, Loaded]:
-    run_dir = runs.resolve_run(run, runs_dir)
-    arrays = runs.load_model_arrays(run_dir)
-    model_file = run_dir / runs.MODEL_FILE
-    fmt = file_format(arrays, model_file)
-    meta = model_meta(arrays, model_file)
-    cfg = load_run_config(run_dir, fmt)
-    check_saved_config(arrays, cfg, run_dir, runs.MODEL_FILE)
-    try:
-        net = network(cfg, meta["n_in"], meta["n_out"], meta["output"])
-        net.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("net.")})
-        if "img.scale" in arrays:
-            prep, enc = PixelScaler.from_state_dict(arrays), None
-        else:
-            prep = Preprocessor.from_state_dict(arrays)
-            enc = (TableEncoder.from_state_dict(arrays) if "enc.columns" in arrays
-                   else TableEncoder.numbers(list(meta["feature_names"])))
-            if len(enc.names) != prep.n_features_in:
-                raise ValueError(f"{len(enc.names)} encoded inputs for a preprocessor of {prep.n_features_in}")
-        target = TargetScaler.from_state_dict(arrays)
-        split = {k[6:]: np.asarray(v, np.int64) for k, v in arrays.items() if k.startswith("split.")}
-        loss = make_loss(meta["loss"], cfg.loss.huber_delta)
-        width = list(prep.shape) if enc is None else prep.transform(np.zeros((1, prep.n_features_in))).shape[1]
-    except (KeyError, ValueError, TypeError, DataError, ConfigError) as e:
-        raise RunError(f"{model_file}: corrupt or not an nncli model ({' '.join(str(e).split())})") from e
-    if width != meta["n_in"]:
-        raise RunError(f"{model_file}: corrupt or not an nncli model (the preprocessing gives {width} "
-                       f"features or images, the network takes {meta['n_in']})")
-    return run_dir, Loaded(cfg, net, prep, meta, arrays.get("classes"), loss, fmt, enc, target, split)
-
-
-# ---------------------------------------------------------------- reading a file for a run
-def _open(lr: Loaded, path, stream=None, regular=False, cancel=None):
-    d = lr.cfg.data
-    return open_source(path=path, dataset=None if path else d.dataset, params=dict(d.params), seed=lr.cfg.seed,
-                       stream=stream, delimiter=d.delimiter, missing=d.missing_values, regular=regular,
-                       cancel=cancel)
-
-
-def _read(lr: Loaded, src, need_label: bool, run_dir: Path, cancel=None):
-    """(table, label name or None): the run's input columns by name (and the label)."""
-    inputs = lr.encoder.columns
-    # the label: an .npz's own array; else the column the run learned from (a built-in dataset's
-    # label has no column name: the file's last column, as in training)
-    label = src.label_name or lr.cfg.data.label or lr.meta.get("label") or None
-    if need_label and label is None:
-        label = src.names[-1]
-    wanted = [(c, "") for c in inputs] + ([(label, "label")] if need_label else [])
-    what = (f"run {run_dir.name} expects input column{'s' if len(inputs) > 1 else ''} "
-            f"{', '.join(inputs[:20])}{' ...' if len(inputs) > 20 else ''}"
-            + (f" and the label '{label}'" if need_label else ""))
-    missing_columns(src.name, wanted, src.names, what)
-    kinds = dict(lr.encoder.read_as())
-    id_col = lr.meta.get("id")
-    if id_col and id_col in src.names and id_col not in kinds:
-        kinds[id_col] = "text"
-    if need_label:
-        kinds[label] = "label"
-    table = src.read([c for c in src.names if c in kinds], kinds, cancel=cancel)
-    return table, (label if need_label else None)
-
-
-def _inputs(lr: Loaded, table, rows: np.ndarray, cancel=None):
-    bound = lr.encoder.bind(table)
-    X = encode_rows(bound, lr.prep, rows, lr.cfg.training.dtype, cancel)
-    check_finite(X, rows, table, lr.encoder.names, "this model")
-    return X, bound
-
-
+# ---------------------------------------------------------------- the network's outputs
 def _outputs(lr: Loaded, X: np.ndarray, rows: np.ndarray, table) -> np.ndarray:
     out = lr.net.predict(X)
     bad = ~np.isfinite(out).all(axis=1)
@@ -185,11 +60,11 @@ def _test_rows(lr: Loaded, run_dir: Path, cancel):
                             f"({recorded['size']} -> {now['size']} bytes, sha256 {recorded['sha256'][:12]} -> "
                             f"{now['sha256'][:12]}); its test rows cannot be found again: restore the file, "
                             "or score it with --data FILE")
-    src = _open(lr, d.path, regular=True, cancel=cancel)
+    src = open_input(lr, d.path, regular=True, cancel=cancel)
     if d.path is None and recorded.get("sha256") and src.fingerprint()["sha256"] != recorded["sha256"]:
         raise DataError(f"{d.dataset}: the dataset differs from the one run {run_dir.name} was trained on "
                         "(another scikit-learn version?); score a saved file with --data FILE")
-    table, label = _read(lr, src, True, run_dir, cancel)
+    table, label = read_columns(lr, src, True, run_dir, cancel)
     if "test" in lr.split:
         rows = lr.split["test"]
         if len(rows) and rows.max() >= table.n_rows:
@@ -237,11 +112,11 @@ def evaluate(run: str, data_file: str | None = None, runs_dir: str | Path = "run
             dropped = 0
         else:
             check_path(data_file, "data file")
-            src = _open(lr, data_file, cancel=cancel)
-            table, label = _read(lr, src, True, run_dir, cancel)
+            src = open_input(lr, data_file, cancel=cancel)
+            table, label = read_columns(lr, src, True, run_dir, cancel)
             rows = label_rows(table, label)[1]
             dropped, source = table.n_rows - len(rows), src.name
-        X, bound = _inputs(lr, table, rows, cancel)
+        X, bound = encode_inputs(lr, table, rows, cancel)
         return _scores(lr, run_dir, source, X, _labels(lr, table, label, rows), rows, table, bound, dropped)
 
     return run_interruptibly(work, stop)
@@ -295,12 +170,12 @@ def predict(run: str, input_file: str, runs_dir: str | Path = "runs", stream=Non
         return run_interruptibly(lambda cancel: _predict_images(lr, run_dir, input_file), stop)
 
     def work(cancel):
-        src = _open(lr, input_file, stream=stream, cancel=cancel)
-        table, _ = _read(lr, src, False, run_dir, cancel)
+        src = open_input(lr, input_file, stream=stream, cancel=cancel)
+        table, _ = read_columns(lr, src, False, run_dir, cancel)
         rows = np.arange(table.n_rows)
         if not len(rows):
             raise DataError(f"{src.name}: no data rows after the header, expected at least one row to predict")
-        X, bound = _inputs(lr, table, rows, cancel)
+        X, bound = encode_inputs(lr, table, rows, cancel)
         return _predictions(lr, table, X, rows, bound)
 
     return run_interruptibly(work, stop)
@@ -340,16 +215,6 @@ class _NoColumns:
     unseen: dict = {}
 
 
-def _images(lr: Loaded, run_dir: Path, path, need_y: bool):
-    """(scaled images, labels or None, source name, fingerprint) of the run's data or a file."""
-    d = lr.cfg.data
-    if path is not None and str(path) == "-":
-        raise DataError(f"run {run_dir.name} takes images: pass an .npz file whose X holds them, not a CSV stream")
-    X, y, name, fp = read_images(dataset=None if path else d.dataset, path=path, params=dict(d.params),
-                                 seed=lr.cfg.seed, layout=d.layout, shape=lr.prep.shape, need_y=need_y)
-    return lr.prep.transform(X, lr.cfg.training.dtype), y, name, fp
-
-
 def _evaluate_images(lr: Loaded, run_dir: Path, data_file) -> dict:
     if data_file is None:
         d, recorded = lr.cfg.data, lr.meta.get("data") or {}
@@ -357,7 +222,7 @@ def _evaluate_images(lr: Loaded, run_dir: Path, data_file) -> dict:
         if path is not None and not Path(path).exists():
             raise DataError(f"{path}: no such file; run {run_dir.name} was trained on it (score another "
                             "file with --data FILE)")
-        X, y, name, fp = _images(lr, run_dir, path, True)
+        X, y, name, fp = read_scaled_images(lr, run_dir, path, True)
         if recorded.get("sha256") and fp.get("sha256") != recorded["sha256"]:
             raise DataError(f"{name}: the images differ from the ones run {run_dir.name} was trained on; "
                             "its test rows cannot be found again: score a file with --data FILE")
@@ -366,14 +231,14 @@ def _evaluate_images(lr: Loaded, run_dir: Path, data_file) -> dict:
             raise DataError(f"{run_dir}: the run has no test split (data.test: 0); pass --data FILE")
         source = f"test split of {name}"
     else:
-        X, y, name, _ = _images(lr, run_dir, data_file, True)
+        X, y, name, _ = read_scaled_images(lr, run_dir, data_file, True)
         rows, source = np.arange(len(X)), name
     table = label_table(name, y)
     return _scores(lr, run_dir, source, X[rows], _labels(lr, table, "y", rows), rows, table, _NoColumns(), 0)
 
 
 def _predict_images(lr: Loaded, run_dir: Path, input_file) -> Predictions:
-    X, _, name, _ = _images(lr, run_dir, input_file, False)
+    X, _, name, _ = read_scaled_images(lr, run_dir, input_file, False)
     if not len(X):
         raise DataError(f"{name}: no images, expected at least one to predict")
     rows = np.arange(len(X))

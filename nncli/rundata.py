@@ -2,7 +2,7 @@
 
 The one place that reads a finished run for them: its history (metrics.csv), summary.json,
 resolved config (config.yaml), and its model's outputs on the run's own splits (the model
-loaded through ``inference.load_run``, the splits recreated from the config's seed). Plots and
+loaded through ``savedrun.load_run``, the splits recreated from the config's seed). Plots and
 views take what these functions return and never open a run's files themselves.
 """
 
@@ -191,7 +191,7 @@ def preload() -> None:
     import sklearn.model_selection  # noqa: F401
     import sklearn.preprocessing  # noqa: F401
 
-    from nncli import build, inference  # noqa: F401
+    from nncli import build, inference, savedrun  # noqa: F401
 
 
 def _load_data(cfg):
@@ -216,7 +216,8 @@ def model_outputs(run_dir: Path, grid_points: int | None = 200) -> Outputs:
 
     Raises RunError when the run has no model, DataError when its data cannot be recreated.
     """
-    from nncli.inference import _probabilities, load_run
+    from nncli.inference import _probabilities
+    from nncli.savedrun import load_run
 
     run_dir, loaded = load_run(str(run_dir))
     task = loaded.meta["task"]

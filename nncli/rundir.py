@@ -22,8 +22,8 @@ from nncli.config import Config, config_hash, config_to_dict, dump_config
 from nncli.config.load import load_saved_config
 from nncli.data import Dataset
 from nncli.errors import ConfigError, RunError
-from nncli.inference import check_saved_config
 from nncli.runlock import LOCK_FILE, RunLock
+from nncli.savedrun import check_saved_config
 
 
 def claim(cfg: Config, runs_dir, into: Path | None = None) -> tuple[Path, RunLock]:

@@ -34,7 +34,7 @@ PLACE = {
     "runs": "store", "atomic": "store", "checkpoint": "store", "runlock": "store",
     "summary": "store",
     "build": "build", "transfer": "build", "preflight": "build", "blas": "blas",
-    "runner": "work", "inference": "work", "sweep": "work", "rundata": "work", "predictions": "work", "listing": "work",
+    "runner": "work", "inference": "work", "savedrun": "work", "runinput": "work", "sweep": "work", "rundata": "work", "predictions": "work", "listing": "work",
     "rundir": "work", "scores": "work", "recorder": "work", "verdict": "work", "folds": "work", "teach": "work", "sklearn": "work", "export": "work",
     "views": "views", "textplot": "views", "teachviews": "views",
     "canvas": "pictures", "figures": "pictures", "plots": "pictures", "report": "pictures",

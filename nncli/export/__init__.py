@@ -86,7 +86,7 @@ def run_model(run: str, runs_dir="runs"):
     from nncli.export.graph import OPSET, Graph
     from nncli.export.inputs import encoded_inputs, preprocessed, scaled_images
     from nncli.export.layers import export_layers
-    from nncli.inference import load_run
+    from nncli.savedrun import load_run
 
     run_dir, lr = load_run(run, runs_dir)
     g = Graph(lr.net.dtype)

@@ -19,8 +19,8 @@ from nncli.build import Parts
 from nncli.config import dump_config
 from nncli.data import Dataset
 from nncli.errors import RunError
-from nncli.inference import load_run
 from nncli.runner import hyper, model_arrays, versions
+from nncli.savedrun import load_run
 from nncli.sklearn.params import from_config
 
 

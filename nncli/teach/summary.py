@@ -38,7 +38,7 @@ def summarize_config(cfg: Config, runs_dir="runs") -> dict:
 
 def summarize_run(run: str, runs_dir="runs") -> dict:
     """A saved run's network, with its freeze state and where its weights came from."""
-    from nncli.inference import load_run
+    from nncli.savedrun import load_run
 
     run_dir, loaded = load_run(run, runs_dir)
     summary = _read_summary(run_dir)
