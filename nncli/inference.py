@@ -19,7 +19,7 @@ from nncli.build import network
 from nncli.checkpoint import file_format, model_meta
 from nncli.config import Config, config_differences, config_hash, parse_yaml, read_config_text, validate
 from nncli.config.migrate import migrate
-from nncli.data import check_finite, encode_rows
+from nncli.data import check_finite, encode_splits
 from nncli.data.columns import missing_columns
 from nncli.data.encode import TableEncoder
 from nncli.data.files import fingerprint
@@ -144,7 +144,8 @@ def _read(lr: Loaded, src, need_label: bool, run_dir: Path, cancel=None):
 
 def _inputs(lr: Loaded, table, rows: np.ndarray, cancel=None):
     bound = lr.encoder.bind(table)
-    X = encode_rows(bound, lr.prep, rows, lr.cfg.training.dtype, cancel)
+    # the input columns are not read again: each is given back once encoded (ids, labels stay)
+    X = encode_splits(bound, lr.prep, {"rows": rows}, lr.cfg.training.dtype, cancel, release=True)["rows"]
     check_finite(X, rows, table, lr.encoder.names, "this model")
     return X, bound
 
