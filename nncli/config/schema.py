@@ -34,6 +34,13 @@ from nncli.config.fields import (  # noqa: F401  (ByName, _UNION_TAGS, _show: pa
     _tagged,
     _unused,
 )
+from nncli.config.names import (
+    ACTIVATION_NAMES,
+    DATASET_NAMES,
+    INIT_NAMES,
+    LOSS_NAMES,
+    OUTPUT_NAMES,
+)
 from nncli.config.optimizers import (  # noqa: F401  (re-exported)
     OPTIMIZER_MODELS,
     SCHEDULE_MODELS,
@@ -43,20 +50,7 @@ from nncli.config.optimizers import (  # noqa: F401  (re-exported)
     ScheduleConfig,
 )
 
-ACTIVATION_NAMES = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu",
-                    "softplus", "gelu", "maxout")
-OUTPUT_NAMES = ("auto", "softmax", "sigmoid", "identity")
-LOSS_NAMES = ("cross_entropy", "binary_cross_entropy", "mse", "mae", "sse", "huber")
-OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw",
-                   "amsgrad", "nadam", "radam", "adabound", "swats")
-SCHEDULE_NAMES = ("constant", "step", "exponential", "invscaling", "cosine", "plateau")
-INIT_NAMES = ("he_normal", "he_uniform", "xavier_normal", "xavier_uniform", "lecun_normal",
-              "lecun_uniform", "normal", "kaiming_normal", "kaiming_uniform", "glorot_normal",
-              "glorot_uniform")
-DATASET_NAMES = ("digits", "iris", "wine", "breast_cancer", "diabetes", "make_classification",
-                 "make_regression", "make_moons", "make_circles", "make_blobs")
 ActivationName = _choice(ACTIVATION_NAMES, ACTIVATION_ALIASES)
-
 
 
 def _none_if_off(value: Any) -> Any:
