@@ -37,6 +37,7 @@ from nncli.config import (
     validate,
 )
 from nncli.config import schema as S
+from nncli.config.data import DataConfig
 from nncli.config.validate import _section_model
 from nncli.errors import ConfigError
 
@@ -399,7 +400,7 @@ def _literal_args(annotation) -> set:
 @pytest.mark.parametrize("model,key,names", [
     (S.ModelConfig, "activation", ACTIVATION_NAMES), (S.ModelConfig, "output", OUTPUT_NAMES),
     (S.ModelConfig, "init", ("auto",) + INIT_NAMES), (S.LossConfig, "name", ("auto",) + LOSS_NAMES),
-    (S.DataConfig, "dataset", DATASET_NAMES),
+    (DataConfig, "dataset", DATASET_NAMES),
 ])
 def test_choice_fields_use_the_name_tuples(model, key, names):
     assert _literal_args(model.model_fields[key].annotation) == set(names)
