@@ -24,8 +24,9 @@ from nncli.config.names import (
     OUTPUT_NAMES,
     SCHEDULE_NAMES,
 )
+from nncli.config.optimizers import OPTIMIZER_MODELS, SCHEDULE_MODELS
 from nncli.config.overrides import apply_overrides, split_override
-from nncli.config.schema import OPTIMIZER_MODELS, SCHEDULE_MODELS, Config
+from nncli.config.schema import Config
 from nncli.config.validate import validate
 
 __all__ = ["MAX_CONFIG_BYTES", "config_differences", "config_hash", "config_schema", "config_to_dict", "dump_config", "load_config", "parse_yaml",

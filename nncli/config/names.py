@@ -3,7 +3,10 @@ initializations and built-in datasets.
 
 The numeric core (``nncli.nn``) keeps a registry for each of the first six and
 tests/test_architecture.py checks that they agree; the config keeps its own copy so that
-reading a config never imports numpy. The sections' fields accept exactly these names.
+reading a config never imports numpy. The activation, output, loss, init and dataset fields
+are made from these tuples (other tools' names for them are in ``aliases.py``); the optimizer
+and schedule sections are chosen by the keys of ``OPTIMIZER_MODELS`` and ``SCHEDULE_MODELS``
+in ``optimizers.py``, which the same test holds equal to these names.
 """
 
 ACTIVATION_NAMES = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu",

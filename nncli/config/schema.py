@@ -1,8 +1,12 @@
-"""The typed schema of an experiment: every key, its type, default, bounds and meaning.
+"""The typed schema of an experiment: ``Config``, every key of it, with its type, default,
+bounds and meaning, and here the sections of a few keys each (loss, regularization, baseline,
+training and its early stopping).
 
 Every key has a default and unknown keys are rejected. ``load.py`` reads YAML into it. The
-optimizer and schedule sections live in ``optimizers.py``, the field types in ``fields.py``.
-This package imports neither numpy nor anything else heavy so the CLI starts fast.
+larger sections have modules of their own: ``data.py``, ``model.py`` (``layers.py`` for
+``model.layers``), ``optimizers.py`` (optimizer and schedule) and ``sweep.py``; the names a
+choice may take are in ``names.py``, the field types in ``fields.py``. This package imports
+neither numpy nor anything else heavy so the CLI starts fast.
 """
 
 from __future__ import annotations
@@ -13,38 +17,25 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from nncli.config.aliases import LOSS_ALIASES
 from nncli.config.data import DataConfig
-from nncli.config.fields import (  # noqa: F401  (ByName, _UNION_TAGS, _show: part of the schema's API)
-    _UNION_TAGS,
-    ByName,
-    FilePath,
+from nncli.config.fields import (
     Name,
-    Rate,
-    Scalar,
     Size,
     _check_full,
     _choice,
     _fail,
     _float,
     _int,
-    _one_or_list,
     _raise,
     _Section,
     _shorthand,
-    _show,
     _tagged,
     _unused,
 )
 from nncli.config.model import ModelConfig
 from nncli.config.names import LOSS_NAMES
+from nncli.config.optimizers import AdamConfig, OptimizerConfig
 from nncli.config.sweep import SweepConfig
-from nncli.config.optimizers import (  # noqa: F401  (re-exported)
-    OPTIMIZER_MODELS,
-    SCHEDULE_MODELS,
-    AdamConfig,
-    LookaheadConfig,
-    OptimizerConfig,
-    ScheduleConfig,
-)
+
 
 class LossConfig(_Section):
     """The training objective."""
