@@ -15,8 +15,8 @@ import numpy as np
 
 from nncli import runs
 from nncli.config import Config
+from nncli.config.data import DataConfig
 from nncli.config.layers import layer_specs
-from nncli.config.schema import DataConfig
 from nncli.data import DataOptions, Dataset, load_dataset
 from nncli.data.datasets import param_problems
 from nncli.data.names import DATASETS, GENERATORS
