@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nncli.config import Config
+from nncli.config.data import DataConfig
 from nncli.config.layers import layer_specs
-from nncli.config.schema import DataConfig
 from nncli.data import DataOptions, Dataset, load_dataset
 from nncli.errors import ConfigError
 from nncli.nn import EarlyStopping, Network, Trainer, build_mlp, make_loss, make_optimizer, make_schedule

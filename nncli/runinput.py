@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nncli.data import check_finite, encode_rows
+from nncli.data import check_finite, encode_splits
 from nncli.data.columns import missing_columns
 from nncli.data.images import read_images
 from nncli.data.source import open_source
@@ -56,7 +56,8 @@ def read_columns(lr: Loaded, src, need_label: bool, run_dir: Path, cancel=None):
 def encode_inputs(lr: Loaded, table, rows: np.ndarray, cancel=None):
     """(X, the encoder bound to the table): the rows encoded and preprocessed as in training."""
     bound = lr.encoder.bind(table)
-    X = encode_rows(bound, lr.prep, rows, lr.cfg.training.dtype, cancel)
+    # the input columns are not read again: each is given back once encoded (ids, labels stay)
+    X = encode_splits(bound, lr.prep, {"rows": rows}, lr.cfg.training.dtype, cancel, release=True)["rows"]
     check_finite(X, rows, table, lr.encoder.names, "this model")
     return X, bound
 

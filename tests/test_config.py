@@ -36,7 +36,9 @@ from nncli.config import (
     parse_yaml,
     validate,
 )
-from nncli.config import schema as S
+from nncli.config.data import DataConfig
+from nncli.config.model import ModelConfig
+from nncli.config.schema import LossConfig
 from nncli.config.validate import _section_model
 from nncli.errors import ConfigError
 
@@ -397,9 +399,9 @@ def _literal_args(annotation) -> set:
 
 
 @pytest.mark.parametrize("model,key,names", [
-    (S.ModelConfig, "activation", ACTIVATION_NAMES), (S.ModelConfig, "output", OUTPUT_NAMES),
-    (S.ModelConfig, "init", ("auto",) + INIT_NAMES), (S.LossConfig, "name", ("auto",) + LOSS_NAMES),
-    (S.DataConfig, "dataset", DATASET_NAMES),
+    (ModelConfig, "activation", ACTIVATION_NAMES), (ModelConfig, "output", OUTPUT_NAMES),
+    (ModelConfig, "init", ("auto",) + INIT_NAMES), (LossConfig, "name", ("auto",) + LOSS_NAMES),
+    (DataConfig, "dataset", DATASET_NAMES),
 ])
 def test_choice_fields_use_the_name_tuples(model, key, names):
     assert _literal_args(model.model_fields[key].annotation) == set(names)

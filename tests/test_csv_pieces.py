@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from nncli.data import DataOptions, arrowread, collect, encode_rows, load_dataset, pages
+from nncli.data import DataOptions, arrowread, encode_splits, load_dataset, pages
 from nncli.data.encode import TableEncoder
 from nncli.data.preprocess import Preprocessor
 from nncli.data.source import open_source
@@ -155,8 +155,8 @@ def test_encoding_rows_in_any_order_puts_each_row_where_it_was_asked(tmp_path):
     bound = enc.bind(table)
     prep = Preprocessor("standard").fit(bound.block(np.arange(200)), enc.binary)
     rows = np.random.default_rng(1).permutation(300)
-    shuffled = encode_rows(bound, prep, rows, "float64")
-    ordered = encode_rows(bound, prep, np.arange(300), "float64")
+    shuffled = encode_splits(bound, prep, {"a": rows}, "float64")["a"]
+    ordered = encode_splits(bound, prep, {"a": np.arange(300)}, "float64")["a"]
     np.testing.assert_array_equal(shuffled, ordered[rows])
     np.testing.assert_array_equal(ordered[:5], prep.transform(bound.block(np.arange(5)), "float64"))
 

@@ -16,9 +16,10 @@ from typing import Any, Sequence
 
 import yaml
 
+from nncli.config.fields import _show
 from nncli.config.overrides import apply_overrides, label, split_override
 from nncli.config.safeyaml import Dumper, load_yaml
-from nncli.config.schema import Config, _show
+from nncli.config.schema import Config
 from nncli.config.validate import validate
 from nncli.errors import ConfigError
 from nncli.paths import check_path

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 
-from nncli.config.schema import OPTIMIZER_MODELS, SCHEDULE_MODELS
+from nncli.config.optimizers import OPTIMIZER_MODELS, SCHEDULE_MODELS
 
 _MODEL_KNOBS = {"leaky_slope": ("leaky_relu", "prelu"), "maxout_pieces": ("maxout",)}
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import copy
 from typing import Sequence
 
+from nncli.config.fields import _show
 from nncli.config.safeyaml import dotted, load_yaml
-from nncli.config.schema import _show
 from nncli.errors import ConfigError
 from nncli.paths import shown
 

@@ -1,287 +1,40 @@
-"""The typed schema of an experiment: every key, its type, default, bounds and meaning.
+"""The typed schema of an experiment: ``Config``, every key of it, with its type, default,
+bounds and meaning, and here the sections of a few keys each (loss, regularization, baseline,
+training and its early stopping).
 
 Every key has a default and unknown keys are rejected. ``load.py`` reads YAML into it. The
-optimizer and schedule sections live in ``optimizers.py``, the field types in ``fields.py``.
-This package imports neither numpy nor anything else heavy so the CLI starts fast.
+larger sections have modules of their own: ``data.py``, ``model.py`` (``layers.py`` for
+``model.layers``), ``optimizers.py`` (optimizer and schedule) and ``sweep.py``; the names a
+choice may take are in ``names.py``, the field types in ``fields.py``. This package imports
+neither numpy nor anything else heavy so the CLI starts fast.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BeforeValidator, Field, StrictInt, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from nncli.config.aliases import ACTIVATION_ALIASES, LOSS_ALIASES
-from nncli.config.layers import IMAGE_KINDS, LAYER_MODELS, LayerEntry, LayerList, layer_specs
-from nncli.config.fields import (  # noqa: F401  (ByName, _UNION_TAGS, _show: part of the schema's API)
-    _UNION_TAGS,
-    ByName,
-    FilePath,
+from nncli.config.aliases import LOSS_ALIASES
+from nncli.config.data import DataConfig
+from nncli.config.fields import (
     Name,
-    Rate,
-    Scalar,
     Size,
     _check_full,
     _choice,
     _fail,
     _float,
     _int,
-    _one_or_list,
     _raise,
     _Section,
     _shorthand,
-    _show,
     _tagged,
     _unused,
 )
-from nncli.config.optimizers import (  # noqa: F401  (re-exported)
-    OPTIMIZER_MODELS,
-    SCHEDULE_MODELS,
-    AdamConfig,
-    LookaheadConfig,
-    OptimizerConfig,
-    ScheduleConfig,
-)
-
-ACTIVATION_NAMES = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu",
-                    "softplus", "gelu", "maxout")
-OUTPUT_NAMES = ("auto", "softmax", "sigmoid", "identity")
-LOSS_NAMES = ("cross_entropy", "binary_cross_entropy", "mse", "mae", "sse", "huber")
-OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw",
-                   "amsgrad", "nadam", "radam", "adabound", "swats")
-SCHEDULE_NAMES = ("constant", "step", "exponential", "invscaling", "cosine", "plateau")
-INIT_NAMES = ("he_normal", "he_uniform", "xavier_normal", "xavier_uniform", "lecun_normal",
-              "lecun_uniform", "normal", "kaiming_normal", "kaiming_uniform", "glorot_normal",
-              "glorot_uniform")
-DATASET_NAMES = ("digits", "iris", "wine", "breast_cancer", "diabetes", "make_classification",
-                 "make_regression", "make_moons", "make_circles", "make_blobs")
-ActivationName = _choice(ACTIVATION_NAMES, ACTIVATION_ALIASES)
-
-
-
-def _none_if_off(value: Any) -> Any:
-    return "none" if value is None or value is False else value
-
-
-DATA_FILE_TYPES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz", ".parquet", ".pq", ".npz")
-COLUMN_TYPES = ("number", "category", "binary", "date")
-MISSING_VALUES = ["", "NA", "N/A", "n/a", "NaN", "nan", "-NaN", "-nan", "NULL", "null", "None",
-                  "#N/A", "#NA", "<NA>", "?"]
-ColumnName = Annotated[str, Field(strict=True, min_length=1)]
-
-
-class DataConfig(_Section):
-    """Where the samples come from, which columns are what, and how they are encoded, split
-    and scaled."""
-
-    dataset: Optional[_choice(DATASET_NAMES)] = Field(
-        "digits", description="Built-in dataset or generator (null when `path` is used).")
-    path: Optional[FilePath] = Field(
-        None, strict=True, description="A .csv (.csv.gz, .tsv), .parquet or .npz file used instead of "
-                                       "`dataset`; relative to the config file's folder.")
-    label: Optional[str] = Field(
-        None, strict=True, description="The label column's name (default: the last column).")
-    features: Optional[list[ColumnName]] = Field(
-        None, description="The input columns; null: every column that has no other role.")
-    drop: list[ColumnName] = Field(
-        default_factory=list, description="Columns to ignore (IDs, free text, leaks of the label).")
-    id: Optional[ColumnName] = Field(
-        None, description="A column that identifies rows: never an input, passed through by predict.")
-    weight: Optional[ColumnName] = Field(
-        None, description="A column of per-row sample weights (numbers >= 0).")
-    types: dict[ColumnName, _choice(COLUMN_TYPES)] = Field(
-        default_factory=dict, description="Column -> number, category, binary or date, where the "
-                                          "inferred type is wrong (e.g. a zip code as a category).")
-    missing_values: list[Annotated[str, Field(strict=True)]] = Field(
-        default_factory=lambda: list(MISSING_VALUES), description="Cells that mean a missing value.")
-    impute: _choice(("mean", "median")) = Field(
-        "mean", description="Missing numbers become the training mean or median of their column.")
-    impute_categories: _choice(("missing", "most_frequent")) = Field(
-        "missing", description="Missing categories become a category of their own, or the most frequent one.")
-    missing_indicator: bool = Field(
-        False, strict=True, description="Add a 0/1 input per column that had missing training values.")
-    max_categories: int = _int(50, "One-hot columns per category column at most (>= 2); the least "
-                                   "frequent values share the last one.", ge=2)
-    min_frequency: int = _int(5, "Categories seen fewer times in training are grouped as rare (>= 1).",
-                              ge=1)
-    dates: _choice(("expand", "drop")) = Field(
-        "expand", description="Date columns: expand into year, month, day, weekday (and hour), or drop.")
-    delimiter: Optional[_choice((",", ";", "\t", "|"))] = Field(
-        None, description="CSV delimiter; null: detected from the header row.")
-    params: dict[str, Scalar] = Field(
-        default_factory=dict,
-        description="Keyword arguments of a make_* generator, e.g. n_samples, noise.")
-    task: Optional[_choice(("classification", "regression"))] = Field(
-        None, description="classification or regression; null: inferred from the data.")
-    target_scaling: _choice(("auto", "standard", "none")) = Field(
-        "auto", description="Regression targets: standard trains on z-scores and reports in the "
-                            "data's units; auto: standard unless model.output bounds the outputs.")
-    validation: float = _float(0.1, "Fraction of samples held out for validation, in [0, 1).",
-                               ge=0, lt=1)
-    test: float = _float(0.2, "Fraction of samples held out for testing, in [0, 1); "
-                              "validation + test < 1.", ge=0, lt=1)
-    scaling: Annotated[_choice(("standard", "minmax", "max", "none")), BeforeValidator(_none_if_off)] = Field(
-        "standard", description="Feature scaling fitted on the training split (null: none; 0/1 columns stay "
-                                "0/1). Images: standard and minmax work per channel; max divides every "
-                                "pixel by the largest training pixel (images only).")
-    layout: _choice(("nhwc", "nchw")) = Field(
-        "nhwc", description="Axis order of a 4-D X of images in an .npz: nhwc (samples, height, width, "
-                            "channels: how image libraries and Keras store them) or nchw (PyTorch's). "
-                            "A 3-D X is (samples, height, width), one channel.")
-    polynomial: int = _int(1, "Degree of polynomial features, 1..10 (1 = none).", ge=1, le=10)
-    subset: Optional[int] = _int(None, "Keep only the first N samples (>= 2).", ge=2)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _path_replaces_dataset(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("path") is not None and "dataset" not in data:
-            return {**data, "dataset": None}
-        return data
-
-    @model_validator(mode="after")
-    def _check(self) -> DataConfig:
-        problems = []
-        if self.path is not None and self.dataset is not None:
-            problems.append(("path", "expected either `path` or `dataset`, not both, got path "
-                             f"{self.path!r} and dataset {self.dataset!r}: to train on the file, set "
-                             "data.dataset: null (on the command line: --set data.dataset=null)",
-                             self.path))
-        if self.path is None and self.dataset is None:
-            problems.append(("dataset", "expected a dataset name or a `path`, got neither", None))
-        if self.path is not None and self.params:
-            problems.append(("params", f"{_show(self.params)} has no effect: only a built-in dataset "
-                             "takes params, and data.path is set", self.params))
-        if self.path is not None and not self.path.lower().endswith(DATA_FILE_TYPES):
-            problems.append(("path", "expected a .csv (also .csv.gz, .tsv, .txt), .parquet or .npz "
-                                     f"file, got {self.path!r}", self.path))
-        if self.validation + self.test >= 1:
-            problems.append(("test", "expected validation + test < 1, got "
-                             f"{self.validation} + {self.test}", self.test))
-        roles = [("label", self.label), ("id", self.id), ("weight", self.weight)]
-        for key, col in roles:
-            for other in ("features", "drop"):
-                if col is not None and col in (getattr(self, other) or []):
-                    problems.append((other, f"'{col}' is data.{key}; a column has one role", col))
-        both = sorted(set(self.features or []) & set(self.drop))
-        if both:
-            problems.append(("drop", f"{', '.join(both)} also in data.features; choose one", self.drop))
-        _raise("DataConfig", problems)
-        return self
-
-    @field_validator("delimiter", mode="before")
-    @classmethod
-    def _tab(cls, value: Any) -> Any:
-        return "\t" if value == "\\t" else value  # the two characters \t, as a shell passes them
-
-
-def _sizes(value: Any) -> Any:
-    """One layer size alone is a list of one (scikit-learn takes hidden_layer_sizes=100 too)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return [value]
-    if not isinstance(value, list):
-        raise _fail(f"expected a list of layer sizes such as [128] or [128, 64] ([] for none), got {_show(value)}")
-    return value
-
-
-def _one_or_list_int(value: Any) -> str:
-    return "_list" if isinstance(value, list) else "_int"
-
-
-FreezeEntry = Annotated[Union[StrictInt, Annotated[str, Field(strict=True, min_length=1)]], Field(union_mode="left_to_right")]
-
-
-class ModelConfig(_Section):
-    """The network: hidden layers, activations, initialization and output."""
-
-    layers: Annotated[Optional[list[LayerEntry]], LayerList(LAYER_MODELS)] = Field(
-        None, description="The layers before the output layer, in order, instead of `hidden`: e.g. "
-                          "[{conv2d: {filters: 16, kernel: 3, padding: same}}, {activation: relu}, "
-                          "{maxpool2d: 2}, flatten, {dense: 64}, {activation: relu}]. See "
-                          "[model.layers](#modellayers).")
-    hidden: Annotated[list[Size], BeforeValidator(_sizes)] = Field(
-        default_factory=lambda: [128],
-        description="Sizes of the hidden layers, e.g. [128, 64] (128 alone is [128]); "
-                    "[] = linear/logistic/softmax regression.")
-    activation: _tagged(("_one", ActivationName), ("_list", list[ActivationName]),
-                        pick=_one_or_list) = Field(
-        "relu", description="One activation for all hidden layers or one per layer "
-                            "(logistic is sigmoid, linear is identity).")
-    leaky_slope: float = _float(0.01, "Slope of leaky_relu for negative inputs (>= 0); "
-                                      "also the initial slope of prelu.", ge=0)
-    maxout_pieces: int = _int(2, "Linear pieces per maxout unit (>= 2).", ge=2)
-    init: _choice(("auto",) + INIT_NAMES) = Field(
-        "auto", description="Weight init; auto: xavier_uniform (the Keras and scikit-learn default).")
-    init_scale: float = _float(0.01, "Standard deviation of the plain `normal` init (> 0).", gt=0)
-    dropout: _tagged(("_one", Rate), ("_list", list[Rate]), pick=_one_or_list) = Field(
-        0.0, description="Dropout rate(s) in [0, 1) after each hidden layer; one or one per layer.")
-    batch_norm: bool = Field(False, strict=True,
-                             description="Batch normalization after each hidden dense layer.")
-    bias: bool = Field(True, strict=True, description="Give dense layers a bias vector.")
-    output: _choice(OUTPUT_NAMES, ACTIVATION_ALIASES) = Field(
-        "auto", description="Output activation; auto: follows from the task and loss.")
-    init_from: Optional[FilePath] = Field(
-        None, strict=True, description="A run directory whose weights start this model.")
-    freeze: _tagged(("_int", Annotated[int, Field(strict=True, ge=0)]), ("_list", list[FreezeEntry]),
-                    pick=_one_or_list_int) = Field(
-        0, description="Freeze the first N weighted layers (dense, and conv2d in model.layers, with what "
-                       "follows each), or a list of layers by name (conv2d0, dense1, as the summary "
-                       "shows them) or by index (in model.layers; counted in the built network with hidden).")
-
-    @property
-    def weighted(self) -> int:
-        """Layers with weights that ``freeze: N`` counts: the hidden ones and the output."""
-        if self.layers is None:
-            return len(self.hidden) + 1
-        return sum(kind in ("conv2d", "dense") for kind, _ in layer_specs(self.layers)) + 1
-
-    @property
-    def images(self) -> bool:
-        """The model takes images: model.layers starts with a convolution, pooling or flatten."""
-        return bool(self.layers) and layer_specs(self.layers[:1])[0][0] in IMAGE_KINDS + ("flatten",)
-
-    @model_validator(mode="after")
-    def _check(self) -> ModelConfig:
-        n = len(self.hidden)
-        problems = []
-        if self.layers is not None:
-            problems += _layer_list_problems(self)
-        else:
-            for key in ("activation", "dropout"):
-                value = getattr(self, key)
-                if isinstance(value, list) and len(value) != n:
-                    problems.append((key, f"expected one entry per hidden layer ({n}), "
-                                          f"got {len(value)}: {_show(value)}", value))
-        if isinstance(self.freeze, int) and self.freeze > self.weighted:
-            what = "dense layers" if self.layers is None else "conv2d and dense layers, the output included"
-            problems.append(("freeze", f"expected at most {self.weighted} (the number of {what}), "
-                                       f"got {self.freeze}", self.freeze))
-        acts = {self.activation} if isinstance(self.activation, str) else set(self.activation)
-        if self.layers is not None:
-            acts = {spec["name"] for kind, spec in layer_specs(self.layers) if kind == "activation"}
-        problems += [p for p in [
-            _unused(self, "leaky_slope", bool(acts & {"leaky_relu", "prelu"}),
-                    "only leaky_relu and prelu use it (set model.activation)"),
-            _unused(self, "maxout_pieces", "maxout" in acts, "only maxout uses it (set model.activation: maxout)"),
-            _unused(self, "init_scale", self.init == "normal", "only the plain normal init uses it "
-                                                               "(set model.init: normal)"),
-        ] if p]
-        _raise("ModelConfig", problems)
-        return self
-
-
-def _layer_list_problems(m: ModelConfig) -> list[tuple[str, str, Any]]:
-    """model.layers says everything about the hidden layers: the keys that say it for
-    ``hidden`` may not be set to anything but their defaults beside it."""
-    problems, fields = [], type(m).model_fields
-    if m.hidden != fields["hidden"].default_factory():
-        problems.append(("layers", "model.layers and model.hidden both describe the hidden layers; keep "
-                                   "one (hidden: [64] is layers: [{dense: 64}, {activation: relu}])", None))
-    for key, entry in (("activation", "{activation: relu}"), ("dropout", "{dropout: 0.2}"),
-                       ("batch_norm", "batch_norm")):
-        if getattr(m, key) != fields[key].default:
-            problems.append((key, f"{_show(getattr(m, key))} has no effect with model.layers: write "
-                                  f"{entry} entries in the list where you want them", getattr(m, key)))
-    return problems
+from nncli.config.model import ModelConfig
+from nncli.config.names import LOSS_NAMES
+from nncli.config.optimizers import AdamConfig, OptimizerConfig
+from nncli.config.sweep import SweepConfig
 
 
 class LossConfig(_Section):
@@ -382,37 +135,6 @@ class TrainingConfig(_Section):
                     "or false/null: off.")
     checkpoint_every: int = _int(0, "Also checkpoint every N batches (0 = once per epoch only).",
                                  ge=0)
-
-
-SWEEP_STRATEGIES = ("grid", "random", "tpe", "halving")
-SWEEP_METRICS = ("val_accuracy", "val_r2", "val_loss", "accuracy", "r2", "loss")
-
-
-class SweepConfig(_Section):
-    """A search over this config's keys, run by `nncli sweep`; `nncli train` ignores it, and no
-    run's saved config has one."""
-
-    strategy: Optional[_choice(SWEEP_STRATEGIES)] = Field(
-        None, description="grid, random, tpe (Optuna) or halving; null: grid, or random when `trials` is set.")
-    trials: Optional[int] = _int(None, "Trials to sample for random, tpe and halving (>= 1).", ge=1)
-    seed: int = _int(0, "Seed of the sampler for random, tpe and halving (>= 0).", ge=0)
-    metric: Optional[_choice(SWEEP_METRICS)] = Field(
-        None, description="What ranks trials (losses lowest first); null: val_accuracy or val_r2 by task.")
-    eta: int = _int(3, "halving: each rung keeps the best 1/eta of its trials (>= 2).", ge=2)
-    min_epochs: Optional[int] = _int(
-        None, "halving: the fewest epochs a rung may train (>= 1); null: 1.", ge=1)
-    params: dict[str, Any] = Field(
-        default_factory=dict, description="Key -> what to try: a list, `a,b,c`, choice(...), range(...), "
-                                          "uniform(a,b), loguniform(a,b) or int(a,b).")
-
-    @model_validator(mode="after")
-    def _check(self) -> SweepConfig:
-        halving = self.strategy == "halving"
-        _raise("SweepConfig", [p for p in [
-            _unused(self, "eta", halving, "only the halving strategy uses it (set sweep.strategy: halving)"),
-            _unused(self, "min_epochs", halving, "only the halving strategy uses it (set sweep.strategy: halving)"),
-        ] if p])
-        return self
 
 
 class Config(_Section):

@@ -9,8 +9,9 @@ from typing import Any, Sequence
 from pydantic import BaseModel, ValidationError
 
 from nncli.config.aliases import foreign_key
+from nncli.config.fields import _UNION_TAGS, ByName, _show
 from nncli.config.safeyaml import dotted
-from nncli.config.schema import _UNION_TAGS, ByName, Config, _show
+from nncli.config.schema import Config
 from nncli.errors import ConfigError
 
 _EXPECTED = {

@@ -126,11 +126,6 @@ def _in_file_order(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows[order], back
 
 
-def encode_rows(bound, prep: Preprocessor, rows: np.ndarray, dtype: str, cancel=None) -> np.ndarray:
-    """(len(rows), n_features_out) model inputs of these table rows."""
-    return encode_splits(bound, prep, {"rows": rows}, dtype, cancel)["rows"]
-
-
 def _row_blocks(bound, prep: Preprocessor, rows: np.ndarray, dtype: str, cancel=None) -> np.ndarray:
     """encode_splits for one split, a block of rows at a time (every input column at once).
 

@@ -7,12 +7,13 @@ files or terminals: everything it takes is a plain value or an array.
 """
 
 from nncli.nn.activations import ACTIVATIONS, OUTPUT_HEADS, make_activation
-from nncli.nn.conv import AvgPool2D, Conv2D, MaxPool2D
+from nncli.nn.conv import Conv2D
 from nncli.nn.initializers import INITIALIZERS
 from nncli.nn.layers import BatchNorm, Dense, Dropout, Flatten, Layer
 from nncli.nn.losses import LOSSES, make_loss
 from nncli.nn.network import Network, build_mlp
 from nncli.nn.optim import OPTIMIZERS, make_optimizer
+from nncli.nn.pooling import AvgPool2D, MaxPool2D
 from nncli.nn.schedules import SCHEDULES, make_schedule
 from nncli.nn.train import Callback, Diverged, EarlyStopping, Trainer
 

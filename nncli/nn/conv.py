@@ -1,18 +1,9 @@
-"""Convolution and pooling over images: Conv2D, MaxPool2D, AvgPool2D.
+"""Conv2D: convolution over images as im2col and one matrix product per batch (or chunk).
 
-Samples are (C, H, W) and batches (batch, C, H, W), PyTorch's and ONNX's NCHW order. Inside,
-these layers keep images channels-last in memory: each returns an NCHW *view* of a
-(batch, H, W, C) array. That makes im2col a copy of contiguous runs of kW*C values and each
-convolution one matrix product whose result needs no transpose; the next conv or pool reads
-its input the same way, and ``Flatten`` copies into PyTorch's (C, H, W) order.
-
-Arrays a layer needs only during one step (the padded input, the im2col matrix, the gradient
-of the padded input) live in a ``Workspace``, allocated once for the largest batch seen and
-reused as views of its first rows. Every step rewrites all it reads of such an array before
-reading it, except padding borders (zeros, -inf), which are written once at allocation and
-never exposed; so no value leaks from one batch into the next. Forward outputs are fresh
-arrays (the next layer may overwrite them in place); ``backward`` may return a view into the
-workspace, valid until the layer's next ``backward``.
+The window geometry, the channels-last layout (forward returns an NCHW view of (batch, H, W, C)
+memory) and the arrays reused from batch to batch are ``windows.py``'s, shared with the pooling
+layers; this module holds what only convolution has: weights and bias, the im2col matrix, the
+chunked evaluation that bounds memory, and the products that give dW, db and dx.
 """
 
 from __future__ import annotations
@@ -20,164 +11,17 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from nncli.nn.initializers import DEFAULT_INIT, INITIALIZERS
-from nncli.nn.layers import Layer
 from nncli.nn.registry import lookup
+from nncli.nn.windows import Windowed
 
 EVAL_CHUNK = 1 << 22  # im2col entries per evaluation chunk: bounds memory when predicting large sets
 FEW_CHANNELS = 1  # up to this many input channels im2col fills its matrix transposed (measured: at 3
 # channels the one-window-per-row fill is already the faster; see Conv2D._im2col)
 
 
-def _pair(v, what: str) -> tuple[int, int]:
-    a, b = (v, v) if np.ndim(v) == 0 else tuple(v)
-    if int(a) != a or int(b) != b or a < 1 or b < 1:
-        raise ValueError(f"{what} must be a positive integer or a pair of them, got {v!r}")
-    return int(a), int(b)
-
-
-def _check_padding(padding):
-    """"valid", "same", or (pad_h, pad_w) from an int or a pair of non-negative ints."""
-    if isinstance(padding, str):
-        if padding in ("valid", "same"):
-            return padding
-    else:
-        try:
-            ph, pw = (padding, padding) if np.ndim(padding) == 0 else tuple(padding)
-            if int(ph) == ph >= 0 and int(pw) == pw >= 0:
-                return int(ph), int(pw)
-        except (TypeError, ValueError):
-            pass
-    raise ValueError(f"padding must be 'valid', 'same', or a non-negative int or pair, got {padding!r}")
-
-
-def _padding(padding, size, kernel, stride) -> tuple[int, int, int, int]:
-    """(top, bottom, left, right) for a checked padding on images of ``size``."""
-    if padding == "valid":
-        return 0, 0, 0, 0
-    if padding == "same":
-        # TensorFlow's SAME = ONNX's SAME_UPPER: out = ceil(in / stride), the odd pixel at the end
-        pads = []
-        for n, k, s in zip(size, kernel, stride):
-            total = max((-(-n // s) - 1) * s + k - n, 0)
-            pads += [total // 2, total - total // 2]
-        return tuple(pads)
-    return padding[0], padding[0], padding[1], padding[1]
-
-
-def _image_shape(layer, input_shape) -> tuple[int, int, int]:
-    if len(input_shape) != 3:
-        raise ValueError(f"{layer.kind} expects (channels, height, width) samples, "
-                         f"got shape {tuple(input_shape)}")
-    return tuple(int(s) for s in input_shape)
-
-
-class Workspace:
-    """Arrays reused from batch to batch, by name; batches up to the largest seen get views of
-    the first rows (unless ``exact``). ``init`` fills an array once, when allocated (padding
-    that is never written)."""
-
-    def __init__(self):
-        self.arrays: dict[str, np.ndarray] = {}
-
-    def get(self, name: str, shape, dtype, init=None, exact: bool = False) -> np.ndarray:
-        a = self.arrays.get(name)
-        if a is None or a.shape[1:] != tuple(shape[1:]) or a.dtype != dtype or \
-                (a.shape[0] != shape[0] if exact else a.shape[0] < shape[0]):
-            a = np.empty(shape, dtype) if init is None else np.full(shape, init, dtype)
-            self.arrays[name] = a
-        return a[:shape[0]]
-
-
-class _Windowed(Layer):
-    """What Conv2D and the pools share: a kH x kW window moved by a stride over padded images."""
-
-    def __init__(self, kernel, stride, padding):
-        super().__init__()
-        self.kernel = _pair(kernel, "kernel size")
-        self.stride = self.kernel if stride is None else _pair(stride, "stride")
-        self.padding = _check_padding(padding)
-        self.ws = Workspace()
-
-    def build(self, input_shape):
-        self.input_shape = (C, H, W) = _image_shape(self, input_shape)
-        (kh, kw), (sh, sw) = self.kernel, self.stride
-        self.pads = pt, pb, pl, pr = _padding(self.padding, (H, W), self.kernel, self.stride)
-        self.padded = (H + pt + pb, W + pl + pr)
-        self.out_hw = ((H + pt + pb - kh) // sh + 1, (W + pl + pr - kw) // sw + 1)
-        if min(self.out_hw) < 1:
-            raise ValueError(f"{self.kind} window {kh}x{kw} is larger than the padded "
-                             f"{H + pt + pb}x{W + pl + pr} image")
-        # windows that cover the padded image exactly once: a gradient then writes every cell once
-        self.tiles = self.stride == self.kernel and self.padded == (self.out_hw[0] * kh, self.out_hw[1] * kw)
-        self.offsets = [(i, j) for i in range(kh) for j in range(kw)]
-        return self.input_shape
-
-    def _windows(self, xp):
-        """(batch, Ho, Wo, kH, kW, C) read-only view of the windows of xp: (batch, Hp, Wp, C)."""
-        (ho, wo), (kh, kw), (sh, sw) = self.out_hw, self.kernel, self.stride
-        s0, s1, s2, s3 = xp.strides
-        return as_strided(xp, (len(xp), ho, wo, kh, kw, xp.shape[3]),
-                          (s0, s1 * sh, s2 * sw, s1, s2, s3), writeable=False)
-
-    def _offset(self, a, i, j):
-        """Entry (i, j) of every window: a (batch, Ho, Wo, C) strided view of a: (batch, Hp, Wp, C)."""
-        (ho, wo), (sh, sw) = self.out_hw, self.stride
-        return a[:, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw]
-
-    def _pad(self, xt, fill, dtype, contiguous=True):
-        """xt: (batch, H, W, C) -> the padded (batch, Hp, Wp, C): xt itself when there is no
-        padding (and it is contiguous, if asked: as_strided needs its standard strides)."""
-        pt, _, pl, _ = self.pads
-        if not any(self.pads) and xt.dtype == dtype and (xt.flags.c_contiguous or not contiguous):
-            return xt
-        n, (hp, wp), (c, h, w) = len(xt), self.padded, self.input_shape
-        xp = self.ws.get("xp", (n, hp, wp, c), dtype, init=fill)
-        xp[:, pt:pt + h, pl:pl + w] = xt
-        return xp
-
-    def _grad_buffer(self, n, dtype):
-        """The padded input's gradient, zeroed unless the windows will write every cell of it."""
-        dxp = self.ws.get("dxp", (n, *self.padded, self.input_shape[0]), dtype)
-        if not self.tiles:
-            dxp.fill(0)
-        return dxp
-
-    def _scatter(self, dxp, k, g):
-        """Add g: (batch, Ho, Wo, C), the gradient of window entry k, to where it was read from."""
-        v = self._offset(dxp, *self.offsets[k])
-        if self.tiles:  # each cell is in exactly one window: assign
-            np.copyto(v, g)
-        else:
-            np.add(v, g, out=v)
-
-    def _unpad(self, dxp):
-        """The gradient of the unpadded input, as an NCHW view."""
-        pt, _, pl, _ = self.pads
-        _, h, w = self.input_shape
-        return dxp[:, pt:pt + h, pl:pl + w].transpose(0, 3, 1, 2)
-
-    def _describe(self, name, default_stride):
-        (kh, kw), (sh, sw) = self.kernel, self.stride
-        text = f"{name} {kh}x{kw}"
-        if (sh, sw) != default_stride:
-            text += f" stride {sh}" if sh == sw else f" stride {sh}x{sw}"
-        if self.padding == "same":
-            text += " padding same"
-        elif self.padding != "valid" and any(self.padding):
-            ph, pw = self.padding
-            text += f" padding {ph}" if ph == pw else f" padding {ph}x{pw}"
-        return text
-
-    def __getstate__(self):  # copies and pickles carry no scratch arrays (forward again before backward)
-        state = {k: v for k, v in self.__dict__.items() if k not in ("cols", "arg", "x")}
-        state["ws"] = Workspace()
-        return state
-
-
-class Conv2D(_Windowed):
+class Conv2D(Windowed):
     """z[n, f] = sum_c W[f, c] (*) x[n, c] + b[f]: cross-correlation, as PyTorch's Conv2d.
 
     W: (filters, C_in, kH, kW), PyTorch's and ONNX's layout; b: (filters,). ``padding`` is
@@ -296,122 +140,4 @@ class Conv2D(_Windowed):
         dxp = self._grad_buffer(n, dtype)
         for k in range(area):
             self._scatter(dxp, k, dcols[k].reshape(n, *self.out_hw, c))
-        return self._unpad(dxp)
-
-
-class _Pool(_Windowed):
-    """A pooling window: ``pool`` an int or (pH, pW); ``stride`` defaults to ``pool``;
-    ``padding`` an int or (pad_h, pad_w) pair on both sides, at most half the window
-    (PyTorch's rule, so no window lies wholly in the padding). Output floor((H + 2p - k) / s) + 1."""
-
-    private_output = True
-
-    def __init__(self, pool, stride=None, padding=0):
-        if isinstance(padding, str):
-            raise ValueError(f"{self.kind} padding must be an int or a pair of ints, got {padding!r}")
-        super().__init__(pool, stride, padding)
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        pt, pb, pl, pr = self.pads
-        kh, kw = self.kernel
-        if max(pt, pb) > kh // 2 or max(pl, pr) > kw // 2:
-            raise ValueError(f"{self.kind} padding {self.padding} is more than half the {kh}x{kw} window")
-        return (self.input_shape[0], *self.out_hw)
-
-    def describe(self):
-        return self._describe(self.kind, self.kernel)
-
-
-class MaxPool2D(_Pool):
-    """a = max over each window; padding counts as -inf. The gradient goes to one input per
-    window: the first maximum in row-major window order (as PyTorch on the CPU), so ties are
-    deterministic."""
-
-    kind = "maxpool2d"
-
-    def forward(self, x, training=False):
-        # x: (batch, C, H, W) -> a: (batch, C, Ho, Wo), an NCHW view of (batch, Ho, Wo, C) memory
-        xp = self._pad(x.transpose(0, 2, 3, 1), -np.inf, x.dtype, contiguous=False)
-        n, (ho, wo), c = len(x), self.out_hw, self.input_shape[0]
-        a = np.empty((n, ho, wo, c), x.dtype)
-        # arg: which window entry won, kept for backward. A later entry wins only if strictly
-        # greater, so arg ends as the last k that beat everything before it: max over k of k*better
-        arg_type = np.uint8 if len(self.offsets) < 256 else np.intp
-        self.arg = self.ws.get("arg", a.shape, arg_type)
-        better = self.ws.get("better", a.shape, bool)
-        k_better = self.ws.get("k_better", a.shape, arg_type)
-        np.copyto(a, self._offset(xp, 0, 0))
-        self.arg.fill(0)
-        for k, (i, j) in enumerate(self.offsets[1:], 1):
-            v = self._offset(xp, i, j)
-            np.greater(v, a, out=better)
-            np.maximum(a, v, out=a)
-            np.multiply(better, arg_type(k), out=k_better)
-            np.maximum(self.arg, k_better, out=self.arg)
-        return a.transpose(0, 3, 1, 2)
-
-    def backward(self, dout):
-        # dout: (batch, C, Ho, Wo) -> dx: (batch, C, H, W); dx = dout at each window's winner, else 0
-        if not self.need_input_grad:
-            return None
-        dt = dout.transpose(0, 2, 3, 1)
-        dxp = self._grad_buffer(len(dout), dout.dtype)
-        won, g = self.ws.get("better", dt.shape, bool), self.ws.get("g", dt.shape, dout.dtype)
-        for k in range(len(self.offsets)):
-            np.equal(self.arg, k, out=won)
-            if self.tiles:  # straight into place: each input cell is in one window
-                np.multiply(dt, won, out=self._offset(dxp, *self.offsets[k]))
-            else:
-                np.multiply(dt, won, out=g)
-                self._scatter(dxp, k, g)
-        return self._unpad(dxp)
-
-
-class AvgPool2D(_Pool):
-    """a = mean over each window. ``count_include_pad=True`` (PyTorch's default) divides by the
-    window's area, padding zeros included; False divides by the number of real pixels in the
-    window (ONNX's default, and Keras's with "same" padding)."""
-
-    kind = "avgpool2d"
-
-    def __init__(self, pool, stride=None, padding=0, count_include_pad: bool = True):
-        super().__init__(pool, stride, padding)
-        self.count_include_pad = bool(count_include_pad)
-
-    def build(self, input_shape):
-        out = super().build(input_shape)
-        (kh, kw), (sh, sw), (ho, wo) = self.kernel, self.stride, self.out_hw
-        pt, _, pl, _ = self.pads
-        _, h, w = self.input_shape
-        if self.count_include_pad or not any(self.pads):
-            self.scale = 1.0 / (kh * kw)  # a Python float keeps the batch's dtype
-        else:  # real pixels per window: rows in it times columns in it
-            rows = [min(o * sh + kh, pt + h) - max(o * sh, pt) for o in range(ho)]
-            cols = [min(o * sw + kw, pl + w) - max(o * sw, pl) for o in range(wo)]
-            self.scale = 1.0 / np.outer(rows, cols)[:, :, None]  # (Ho, Wo, 1)
-        return out
-
-    def _scale(self, dtype):
-        return self.scale if isinstance(self.scale, float) else self.scale.astype(dtype)
-
-    def forward(self, x, training=False):
-        # x: (batch, C, H, W) -> a: (batch, C, Ho, Wo), an NCHW view of (batch, Ho, Wo, C) memory
-        xp = self._pad(x.transpose(0, 2, 3, 1), 0, x.dtype, contiguous=False)
-        a = np.empty((len(x), *self.out_hw, self.input_shape[0]), x.dtype)
-        np.copyto(a, self._offset(xp, 0, 0))
-        for i, j in self.offsets[1:]:
-            np.add(a, self._offset(xp, i, j), out=a)
-        a *= self._scale(x.dtype)
-        return a.transpose(0, 3, 1, 2)
-
-    def backward(self, dout):
-        # dout: (batch, C, Ho, Wo) -> dx: (batch, C, H, W); each window entry gets dout * scale
-        if not self.need_input_grad:
-            return None
-        dt = dout.transpose(0, 2, 3, 1)
-        g = np.multiply(dt, self._scale(dout.dtype), out=self.ws.get("g", dt.shape, dout.dtype))
-        dxp = self._grad_buffer(len(dout), dout.dtype)
-        for k in range(len(self.offsets)):
-            self._scatter(dxp, k, g)
         return self._unpad(dxp)

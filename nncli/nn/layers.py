@@ -257,7 +257,7 @@ class Flatten(Layer):
         return (self.size,)
 
     def forward(self, x, training=False):
-        # x: (batch, C, H, W) -> (batch, C*H*W); a copy when x is a channels-last view (conv.py)
+        # x: (batch, C, H, W) -> (batch, C*H*W); a copy when x is a channels-last view (windows.py)
         return x.reshape(len(x), self.size)  # the size, not -1: an empty batch has no -1
 
     def backward(self, dout):

@@ -10,10 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from nncli.nn.activations import OUTPUT_HEADS, make_activation
-from nncli.nn.conv import AvgPool2D, Conv2D, MaxPool2D
+from nncli.nn.conv import Conv2D
 from nncli.nn.initializers import DEFAULT_INIT
 from nncli.nn.layers import BatchNorm, Dense, Dropout, Flatten, Layer
 from nncli.nn.network import Network
+from nncli.nn.pooling import AvgPool2D, MaxPool2D
 from nncli.nn.registry import lookup
 
 WEIGHTED = ("conv2d", "dense")  # kinds that start a block (what ``freeze: N`` counts)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from nncli import runs
 from nncli.config import Config, config_to_dict, load_config, parse_yaml, split_override, validate
 from nncli.config.safeyaml import dotted, load_yaml
-from nncli.config.schema import SweepConfig
+from nncli.config.sweep import SweepConfig
 from nncli.errors import ConfigError, NncliError, RunError, UsageError
 from nncli.sweep import manifest, space as spaces, strategies
 from nncli.sweep.score import Metric
