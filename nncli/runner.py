@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nncli import __version__, blas, rundir, runs, verdict
+from nncli import __version__, blas, modelfiles, rundir, runs, verdict
 from nncli.build import Parts, build, check, load_data, targets
 from nncli.config import Config, dump_config
 from nncli.config.layers import sizes_and_activations
@@ -288,7 +288,7 @@ def conclude(job: Job, run_dir: Path, summary: dict, outcome: Outcome) -> dict:
         if outcome.status == "killed":
             # the exact state to resume from first; then, like a finished run, the model so far
             # (the best epoch's weights under early stopping) so evaluate and predict work on it
-            runs.save_checkpoint(run_dir, trainer.state_dict(), rundir.saved_config(job.cfg))
+            modelfiles.save_checkpoint(run_dir, trainer.state_dict(), rundir.saved_config(job.cfg))
             if trainer.early_stopping and trainer.early_stopping.restore_best:
                 trainer.restore_best()
         summary = _write_results(job, run_dir, summary, outcome)
@@ -395,7 +395,7 @@ def _write_results(job: Job, run_dir: Path, summary: dict, outcome: Outcome) -> 
     if outcome.save_model and np.isfinite(parts.net.theta).all():
         final = final_metrics(parts, ds)
         t_write = time.perf_counter()
-        runs.save_model(run_dir, model_arrays(parts, ds, job.cfg))
+        modelfiles.save_model(run_dir, model_arrays(parts, ds, job.cfg))
         timings["write"] = time.perf_counter() - t_write
     best = None
     if trainer.best is not None:
