@@ -34,7 +34,7 @@ PLACE = {
     "runs": "store", "atomic": "store", "checkpoint": "store", "runlock": "store",
     "summary": "store", "metricscsv": "store", "modelfiles": "store",
     "build": "build", "blas": "blas",
-    "runner": "work", "inference": "work", "sweep": "work", "rundata": "work", "predictions": "work", "listing": "work",
+    "runner": "work", "runjob": "work", "runresults": "work", "inference": "work", "sweep": "work", "rundata": "work", "predictions": "work", "listing": "work",
     "rundir": "work", "scores": "work", "recorder": "work", "verdict": "work", "folds": "work", "teach": "work", "sklearn": "work", "export": "work",
     "views": "views", "textplot": "views", "teachviews": "views",
     "canvas": "pictures", "figures": "pictures", "plots": "pictures", "report": "pictures",

@@ -20,7 +20,7 @@ from nncli.config import dump_config
 from nncli.data import Dataset
 from nncli.errors import RunError
 from nncli.inference import load_run
-from nncli.runner import hyper, model_arrays, versions
+from nncli.runresults import hyper, model_arrays, versions
 from nncli.sklearn.params import from_config
 
 
