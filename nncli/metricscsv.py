@@ -3,8 +3,9 @@
 A run appends one formatted line per epoch (``MetricsLog``) instead of rewriting its whole
 history, and every cell that a spreadsheet would run as a formula is quoted (``safe_cell``,
 which predictions.csv uses too); ``read_metrics_csv`` gives the rows back with their types.
-A module of its own because the run store (``runs.py``), the checkpoints (which keep their
-history here) and the pictures all read or write this one file.
+A module of its own because many places share this one file: the training recorder appends to
+it, a checkpoint takes its history from it (``modelfiles.py``), the pictures and the
+scikit-learn estimators read it back.
 """
 
 from __future__ import annotations
