@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nncli import runs
+from nncli import modelfiles, runs
 from nncli.config import Config
 from nncli.config.data import DataConfig
 from nncli.config.layers import layer_specs
@@ -248,7 +248,7 @@ def load_transfer(net: Network, run: str, frozen: list[int], runs_dir="runs", na
     has a layer of the same name with the same shapes, and otherwise keeps its fresh start (a
     new head). A frozen layer must be loaded: freezing random weights is refused."""
     run_dir = runs.resolve_run(run, runs_dir)
-    arrays = runs.load_model_arrays(run_dir)
+    arrays = modelfiles.load_model_arrays(run_dir)
     source = {k[4:]: v for k, v in arrays.items() if k.startswith("net.")}
     base = [str(s) for s in arrays["enc.names"]] if "enc.names" in arrays else None
     aligned = align_inputs(net, source, base, names) if base is not None and names is not None else None
