@@ -18,7 +18,7 @@ import numpy as np
 
 from nncli.errors import UsageError
 from nncli.inference import Predictions
-from nncli.runs import safe_cell
+from nncli.metricscsv import safe_cell
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
            ".parquet": "parquet", ".pq": "parquet"}

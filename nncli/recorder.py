@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nncli import runs
+from nncli import metricscsv, modelfiles, runs
 from nncli.nn import Callback
 from nncli.runlock import RunLock
 
@@ -25,13 +25,13 @@ class RunRecorder(Callback):
     def on_train_begin(self, trainer):
         # a resumed run starts from its history, which its metrics.csv may lack (a full disk)
         # or exceed (rows appended after the checkpoint): the first flush rewrites the file
-        self.metrics = runs.MetricsLog(self.run_dir / runs.METRICS_FILE, trainer.history)
+        self.metrics = metricscsv.MetricsLog(self.run_dir / runs.METRICS_FILE, trainer.history)
         if trainer.history:
             self.writer.submit("metrics", self.metrics.flush)
 
     def _save(self, state, columns):
         self.metrics.flush()  # the rows this checkpoint counts reach the file first
-        runs.save_checkpoint(self.run_dir, state, self.saved, columns)
+        modelfiles.save_checkpoint(self.run_dir, state, self.saved, columns)
 
     def checkpoint(self, trainer):
         self.writer.submit("checkpoint", self._save, trainer.state_dict(history=False), self.metrics.columns())

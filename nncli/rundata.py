@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nncli import runs
+from nncli import metricscsv, runs
 from nncli.errors import DataError, NncliError, RunError
 
 # config keys that differ between runs without describing the experiment
@@ -71,7 +71,7 @@ class Grid:
 def read_history(run_dir: Path) -> list[dict]:
     """metrics.csv as rows, [] when the run has no epoch yet."""
     path = Path(run_dir) / runs.METRICS_FILE
-    return runs.read_metrics_csv(path) if path.is_file() else []
+    return metricscsv.read_metrics_csv(path) if path.is_file() else []
 
 
 def read_config(run_dir: Path) -> dict:

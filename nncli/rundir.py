@@ -15,7 +15,7 @@ import math
 import time
 from pathlib import Path
 
-from nncli import runs
+from nncli import modelfiles, runs
 from nncli.build import Parts
 from nncli.checkpoint import check_against
 from nncli.config import Config, config_hash, config_to_dict, dump_config
@@ -69,7 +69,7 @@ def take(resume: str, runs_dir) -> tuple[Path, RunLock]:
     lock = RunLock.acquire(run_dir)
     try:
         runs.remove_temp_files(run_dir)
-        runs.check_checkpoint_format(run_dir)  # a run this version cannot resume is said first
+        modelfiles.check_checkpoint_format(run_dir)  # a run this version cannot resume is said first
     except BaseException:
         lock.release()
         raise
@@ -88,7 +88,7 @@ def run_config(run_dir: Path) -> Config:
 def restore(parts: Parts, ds: Dataset, cfg: Config, run_dir: Path) -> str | None:
     """Load the state to continue from into the trainer; the checkpoint file used, or None
     when the run has none and starts again from epoch 0."""
-    if not runs.has_checkpoint(run_dir):
+    if not modelfiles.has_checkpoint(run_dir):
         return None
     trainer = parts.trainer
     reference = trainer.state_dict()  # the freshly built model: what a checkpoint must fit
@@ -98,7 +98,7 @@ def restore(parts: Parts, ds: Dataset, cfg: Config, run_dir: Path) -> str | None
     def fits(state):
         check_against(state, reference, n, n_batches, trainer.shuffle, parts.net.theta.size)
 
-    state, used = runs.load_checkpoint(run_dir, check=fits)
+    state, used = modelfiles.load_checkpoint(run_dir, check=fits)
     check_saved_config(state["saved"], cfg, run_dir, used)
     try:
         trainer.load_state_dict(state)

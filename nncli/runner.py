@@ -1,7 +1,7 @@
 """Train a Config into a run directory, or resume one, keeping the run's status true.
 
-``train`` goes through four steps, each a function below: ``prepare`` (config, checkpoint, data
-and model; nothing is written, so config and data errors leave no directory), ``open_run``
+``train`` goes through four steps: ``prepare`` (``runjob.py``: config, checkpoint, data and
+model; nothing is written, so config and data errors leave no directory), then, below, ``open_run``
 (claim the directory, write the config and ``status: running``), ``fit`` (the training loop,
 whose every way of ending becomes one ``Outcome``) and ``conclude`` (write what the outcome
 allows, set the final status once, raise what the caller must know). The status machine:
@@ -26,25 +26,21 @@ run that had the larger count from the start unless its schedule depends on the 
 
 from __future__ import annotations
 
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from nncli import __version__, blas, rundir, runs, verdict
-from nncli.build import Parts, build, load_data, targets
+from nncli import blas, modelfiles, rundir, runs, verdict
+from nncli.build import load_data, targets
 from nncli.config import Config, dump_config
-from nncli.config.layers import sizes_and_activations
-from nncli.config.resources import check_resources
-from nncli.config.resume import RESUME_MAY_CHANGE, check_may_change, resume_changes  # noqa: F401  (RESUME_MAY_CHANGE: re-exported)
-from nncli.data import Dataset, import_reader
+from nncli.config.resume import RESUME_MAY_CHANGE  # noqa: F401  (re-exported)
 from nncli.errors import DivergedError, Interrupted, NncliError, RunError
 from nncli.recorder import RunRecorder
 from nncli.nn import Diverged
-from nncli.preflight import check
-from nncli.runlock import RunLock
+from nncli.runjob import Job, prepare, previous_summary
+from nncli.runresults import final_metrics, hyper, model_arrays, versions
 
 DIVERGED_HINT = "lower optimizer.lr, set optimizer.clip_norm, or scale the features (data.scaling: standard)"
 
@@ -63,81 +59,7 @@ def preload() -> None:
     import nncli.build  # noqa: F401
 
 
-def versions() -> dict:
-    """The versions a run was trained with, read from package metadata (importing scipy and
-    scikit-learn just to ask would cost more than a small run)."""
-    from importlib import metadata
-
-    def version(dist):
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            return None
-
-    return {"nncli": __version__, "numpy": np.__version__, "scipy": version("scipy"),
-            "scikit-learn": version("scikit-learn"), "python": platform.python_version()}
-
-
-def hyper(cfg: Config) -> dict:
-    """The main hyper-parameters, for `nncli runs`. A layer list shows its weighted layers
-    (conv32, conv64, 128: filters of each convolution, units of each dense layer)."""
-    m = cfg.model
-    hidden, activation = (list(m.hidden), m.activation) if m.layers is None else sizes_and_activations(m.layers)
-    return {"hidden": hidden, "activation": activation,
-            "optimizer": cfg.optimizer.name, "lr": cfg.optimizer.lr,
-            "batch_size": cfg.training.batch_size, "epochs": cfg.training.epochs}
-
-
-def final_metrics(parts: Parts, ds: Dataset) -> dict:
-    """Loss (on the targets as trained) and the metric per split; for regression also RMSE and
-    MAE in the data's own units."""
-    out = {}
-    for split, X, y in (("train", ds.X_train, ds.y_train), ("validation", ds.X_val, ds.y_val),
-                        ("test", ds.X_test, ds.y_test)):
-        if len(X):
-            out[split] = parts.trainer.evaluate(X, targets(parts, ds, y))
-            if ds.task == "regression":
-                err = ds.target.inverse(parts.net.predict(X)) - np.asarray(y, np.float64).reshape(len(y), -1)
-                out[split].update(rmse=float(np.sqrt(np.mean(err ** 2))), mae=float(np.mean(np.abs(err))))
-    return out
-
-
-def model_arrays(parts: Parts, ds: Dataset, cfg: Config) -> dict:
-    import json
-
-    arrays = {f"net.{k}": v for k, v in parts.net.state_dict().items()}
-    arrays.update(rundir.saved_config(cfg))
-    arrays.update(ds.state_dict())  # preprocessing, column encoders, target scaling, split rows
-    n_in = int(ds.X_train.shape[1]) if ds.X_train.ndim == 2 else list(ds.X_train.shape[1:])  # images: (C, H, W)
-    meta = {"task": ds.task, "n_in": n_in, "n_out": parts.n_out,
-            "feature_names": ds.feature_names, "loss": parts.loss_name, "output": parts.output,
-            "data": ds.fingerprint, "label": ds.info.get("label_column"), "id": ds.info.get("id")}
-    arrays["meta"] = runs.put_str(json.dumps(meta))
-    if ds.classes is not None:
-        arrays["classes"] = ds.classes
-    return arrays
-
-
 # ---------------------------------------------------------------- the four steps
-@dataclass
-class Job:
-    """What ``prepare`` gathered: nothing of it is on disk yet for a new run."""
-
-    cfg: Config
-    ds: Dataset
-    parts: Parts
-    run_dir: Path | None  # set for a resume, or the directory a caller claimed (``into``)
-    command: str
-    timings: dict
-    t0: float
-    lock: RunLock | None = None  # held from the first write (a resume: from the start) to the end
-    restored_from: str | None = None  # the checkpoint a resume continues from (None: epoch 0)
-    segments: list = field(default_factory=list)  # earlier training segments of a resumed run
-    resumed: bool = False
-    changed: dict = field(default_factory=dict)  # key -> [saved, new] for a resume that changes keys
-    fold: tuple[int, int] | None = None  # (k, i): fold i of k-fold cross-validation
-
-
 @dataclass
 class Outcome:
     """How ``fit`` ended: the final status and reason, and what ``conclude`` must do."""
@@ -148,55 +70,6 @@ class Outcome:
     save_model: bool = True
     error: BaseException | None = None  # raised once the status is written
     extra: dict = field(default_factory=dict)
-
-
-def prepare(cfg: Config | None, *, runs_dir, resume: str | None, callbacks, command: str,
-            timings: dict, stop: StopFlag | None = None, say=None, overrides=(), into: Path | None = None,
-            loader=load_data, fold: tuple[int, int] | None = None, started: float | None = None) -> Job:
-    t0 = time.perf_counter() if started is None else started
-    lock = run_dir = used = None
-    changed = {}
-    if cfg is not None and cfg.sweep is not None:  # a search over the config is `nncli sweep`'s business
-        cfg = cfg.model_copy(update={"sweep": None})
-    if resume is not None:
-        run_dir, lock = rundir.take(resume, runs_dir)
-    elif into is not None:
-        run_dir = Path(into)
-        if (run_dir / runs.CHECKPOINT_FILE).exists():
-            raise RunError(f"{run_dir}: holds a checkpoint already; resume it instead of training into it")
-    try:
-        if resume is not None:
-            saved = rundir.run_config(run_dir)
-            cfg = cfg if cfg is not None else (_with_overrides(run_dir, overrides) if overrides else saved)
-            check_may_change(run_dir, saved, cfg)
-            saved_fold = _previous_summary(run_dir).get("fold")  # a fold of k-fold keeps its split
-            if isinstance(saved_fold, dict):
-                fold = (int(saved_fold["k"]), int(saved_fold["index"]) - 1)
-        else:
-            check(cfg, runs_dir)  # a typo in data.params, a missing file or run: exit 2, nothing written
-        check_resources(cfg)  # a model or data that cannot fit is refused before any allocation
-        t_import = time.perf_counter()
-        import_reader(cfg.data.path)  # pyarrow, for a file: counted with the other imports
-        timings["imports"] = timings.get("imports", 0.0) + time.perf_counter() - t_import
-        t_data = time.perf_counter()
-        ds = (loader(cfg) if loader is not load_data
-              else load_data(cfg, stop=(lambda: stop.signame) if stop is not None else None, folds=fold))
-        timings["data"] = time.perf_counter() - t_data
-        for line in ds.notes if say is not None and resume is None else ():  # a resume said it before
-            say(line)
-        parts = build(cfg, ds, callbacks, runs_dir)
-        if resume is not None:
-            used = rundir.restore(parts, ds, saved, run_dir)
-            t = parts.trainer
-            changed = resume_changes(run_dir, saved, cfg, {"epoch": t.epoch, "batch": t.batch,
-                                                           "stop_reason": t.stop_reason},
-                                     _previous_summary(run_dir).get("status"))
-    except BaseException:
-        if lock is not None:
-            lock.release()
-        raise
-    return Job(cfg, ds, parts, run_dir, command, timings, t0, lock, used,
-               resumed=resume is not None, changed=changed, fold=fold)
 
 
 def open_run(job: Job, runs_dir) -> tuple[Path, dict]:
@@ -220,7 +93,7 @@ def open_run(job: Job, runs_dir) -> tuple[Path, dict]:
     if job.fold is not None:
         summary["fold"] = {"k": job.fold[0], "index": job.fold[1] + 1}
     if resumed:  # the run keeps its history; each resume is recorded
-        previous = _previous_summary(run_dir)
+        previous = previous_summary(run_dir)
         job.segments = rundir.segments(previous, job.lock.previous)
         summary = {**summary, **previous}
         entry = {"at": now, "epoch": parts.trainer.epoch, "batch": parts.trainer.batch, "command": job.command,
@@ -289,7 +162,7 @@ def conclude(job: Job, run_dir: Path, summary: dict, outcome: Outcome) -> dict:
         if outcome.status == "killed":
             # the exact state to resume from first; then, like a finished run, the model so far
             # (the best epoch's weights under early stopping) so evaluate and predict work on it
-            runs.save_checkpoint(run_dir, trainer.state_dict(), rundir.saved_config(job.cfg))
+            modelfiles.save_checkpoint(run_dir, trainer.state_dict(), rundir.saved_config(job.cfg))
             if trainer.early_stopping and trainer.early_stopping.restore_best:
                 trainer.restore_best()
         summary = _write_results(job, run_dir, summary, outcome)
@@ -341,24 +214,8 @@ def train(cfg: Config | None, *, runs_dir: str | Path = "runs", resume: str | No
 
 
 # ---------------------------------------------------------------- helpers
-def _previous_summary(run_dir: Path) -> dict:
-    try:
-        summary = runs.read_summary(run_dir)
-    except RunError:  # damaged or never written (a full disk): start a fresh one rather than refuse
-        return {}
-    summary.pop("damaged", None)  # values of the wrong type were dropped on reading
-    return summary
-
-
 def _write_failure(e: RunError) -> str:
     return "disk_full" if "No space" in str(e) else f"error: {e}"
-
-
-def _with_overrides(run_dir: Path, overrides) -> Config:
-    """The run's saved config with ``--set`` overrides applied (a resume that trains longer)."""
-    from nncli.config import load_config
-
-    return load_config(run_dir / runs.CONFIG_FILE, overrides)
 
 
 def _mark(job: Job, run_dir, summary, status, reason, exit_code, **extra):
@@ -396,7 +253,7 @@ def _write_results(job: Job, run_dir: Path, summary: dict, outcome: Outcome) -> 
     if outcome.save_model and np.isfinite(parts.net.theta).all():
         final = final_metrics(parts, ds)
         t_write = time.perf_counter()
-        runs.save_model(run_dir, model_arrays(parts, ds, job.cfg))
+        modelfiles.save_model(run_dir, model_arrays(parts, ds, job.cfg))
         timings["write"] = time.perf_counter() - t_write
     best = None
     if trainer.best is not None:

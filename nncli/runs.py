@@ -1,22 +1,21 @@
-"""The runs/ store: claim a run directory, write and read its files.
+"""The runs/ store: the files of a run directory, claiming a new one, finding one by name, and
+a run's true status for ``nncli runs``.
 
 Every write is atomic (``atomic.py``): a crash or a full disk never leaves a half-written file.
+The files have modules of their own: summary.json in ``summary.py``, metrics.csv in
+``metricscsv.py``, model.npz and the checkpoints in ``modelfiles.py`` (their format in
+``checkpoint.py``), the run's lock in ``runlock.py``.
 """
 
 from __future__ import annotations
 
-import csv
 import difflib
 import errno
-import io
 import os
 import re
 import secrets
 import time
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from nncli.atomic import (  # noqa: F401  (re-exported: the run store's file primitives)
     BackgroundWriter,
@@ -31,15 +30,7 @@ from nncli.atomic import (  # noqa: F401  (re-exported: the run store's file pri
     write_json,
 )
 from nncli.atomic import _unlink
-from nncli.checkpoint import (
-    MODEL_FORMAT,
-    READS_CHECKPOINT,
-    READS_MODEL,
-    check_format,
-    decode_checkpoint,
-    encode_checkpoint,
-)
-from nncli.errors import ConfigError, FormatError, RunError
+from nncli.errors import ConfigError, RunError
 from nncli.paths import check_path
 from nncli.runlock import LockState, probe, process_alive
 from nncli.summary import (  # noqa: F401  (re-exported: part of the run store)
@@ -59,7 +50,6 @@ CHECKPOINT_PREV_FILE = "checkpoint.prev.npz"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _DIR_RE = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}-(.+)$")  # what claim_run_dir creates
 _CLAIM_TRIES = 100
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # spreadsheets run cells starting with these
 
 
 def check_name(name) -> str:
@@ -107,235 +97,12 @@ def _not_a_directory(path: Path) -> str:
     return "it is a symbolic link to something that is not a directory"
 
 
-# ---------------------------------------------------------------- metrics.csv
-
-def _is_number_text(s: str) -> bool:
-    try:
-        float(s)
-    except ValueError:
-        return False
-    return True
-
-
-def safe_cell(v: Any) -> str:
-    """A CSV cell: numbers as numbers, text that a spreadsheet would run as a formula quoted."""
-    if v is None:
-        return ""
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, bool):
-        return str(v)
-    if isinstance(v, float):
-        return repr(v)
-    if isinstance(v, int):
-        return str(v)
-    s = str(v)
-    # a leading quote makes spreadsheets show the text instead of running it as a formula;
-    # text that already starts with quotes before such a character gets one more, so that
-    # reading (which drops exactly one) gives the text back unchanged
-    if s.startswith(_FORMULA_START) and not _is_number_text(s) or _quoted(s):
-        return "'" + s
-    return s
-
-
-def _quoted(s: str) -> bool:
-    return s.startswith("'") and s.lstrip("'").startswith(_FORMULA_START)
-
-
-class MetricsTable:
-    """metrics.csv as text that grows by one formatted line per epoch.
-
-    The file is still rewritten whole and atomically each time, but formatting every earlier
-    row again would make a long run's bookkeeping grow with the square of its epochs.
-    Columns are the first row's keys, then any new ones (which re-formats the table once).
-    """
-
-    def __init__(self, rows=()):
-        self.rows: list[dict] = []
-        self.columns: list[str] = []
-        self.lines: list[str] = []
-        for row in rows:
-            self.add(row)
-
-    def add(self, row: dict) -> None:
-        self.rows.append(row)
-        if any(k not in self.columns for k in row):
-            self.columns += [k for k in row if k not in self.columns]
-            self.lines = [_csv_line(self.columns)] + [_csv_line([r.get(c) for c in self.columns])
-                                                      for r in self.rows]
-        else:
-            self.lines.append(_csv_line([row.get(c) for c in self.columns]))
-
-    def text(self) -> str:
-        return "".join(self.lines)
-
-
-class MetricsLog:
-    """metrics.csv kept current by appending one line per epoch: the cost of an epoch's
-    bookkeeping does not grow with the run's length.
-
-    ``add`` (the training thread) formats the row; ``flush`` (the writer thread, before each
-    checkpoint) appends what is pending. The file is rewritten whole, atomically, only when a
-    row brings a new column, and on the first flush of a resumed run (``rows``: its history
-    so far), which drops any row a killed writer appended past its last checkpoint.
-    """
-
-    def __init__(self, path, rows=()):
-        import threading
-
-        self.path = Path(path)
-        self.table = MetricsTable(rows)  # every row, for a rewrite; lines are formatted once
-        self._pending: list[str] = []
-        self._rewrite = bool(self.table.rows)
-        self._lock = threading.Lock()
-
-    def add(self, row: dict) -> None:
-        with self._lock:
-            n_columns = len(self.table.columns)
-            self.table.add(row)
-            if len(self.table.columns) != n_columns:
-                self._rewrite = True
-            elif not self._rewrite:
-                self._pending.append(self.table.lines[-1])
-
-    def columns(self) -> list[str]:
-        return list(self.table.columns)
-
-    def flush(self) -> None:
-        with self._lock:
-            rewrite, text = self._rewrite, None
-            if rewrite:
-                text = self.table.text()
-            else:
-                text = "".join(self._pending)
-            self._rewrite, self._pending = False, []
-        if rewrite:
-            atomic_write_text(self.path, text)
-        elif text:
-            append_text(self.path, text)
-
-
-def _csv_line(values) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow([safe_cell(v) for v in values])
-    return buf.getvalue()
-
-
-def write_metrics_csv(path, rows: list[dict]) -> None:
-    """Rewrite the whole metrics file from these rows."""
-    atomic_write_text(path, MetricsTable(rows).text())
-
-
-def _value(s: str) -> Any:
-    if s == "":
-        return None
-    if re.fullmatch(r"[+-]?\d+", s):
-        return int(s)
-    if "_" not in s and _is_number_text(s):
-        return float(s)
-    return _unquote(s)
-
-
-def _unquote(s: str) -> str:
-    return s[1:] if _quoted(s) else s
-
-
-def read_metrics_csv(path) -> list[dict]:
-    """The rows of a metrics.csv; a last line without its newline (an append in flight, or cut
-    short by a kill) is not a row yet."""
-    path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            text = f.read()
-        reader = csv.reader(io.StringIO(text[:text.rfind("\n") + 1]))
-        header = [_unquote(h) for h in next(reader, [])]
-        return [dict(zip(header, (_value(c) for c in cells))) for cells in reader if cells]
-    except FileNotFoundError as e:
-        raise RunError(f"{path}: no such file") from e
-    except (OSError, csv.Error, UnicodeDecodeError) as e:
-        raise RunError(f"{path}: cannot read metrics ({e})") from e
-
-
-# ---------------------------------------------------------------- checkpoints
-
-def save_checkpoint(run_dir, state: dict, extra: dict | None = None,
-                    history_columns: list[str] | None = None) -> None:
-    """Write checkpoint.npz from a trainer's state (and ``extra`` arrays: the run's config);
-    the one it replaces is kept as checkpoint.prev.npz. With ``history_columns`` the history
-    is left to metrics.csv (``MetricsLog``), whose rows must already be written."""
-    run_dir = Path(run_dir)
-    atomic_write_bytes(run_dir / CHECKPOINT_FILE, npz_bytes(encode_checkpoint(state, extra, history_columns)),
-                       keep_previous=run_dir / CHECKPOINT_PREV_FILE)
-
-
-def check_checkpoint_format(run_dir) -> None:
-    """FormatError when the newest checkpoint was written in a format this version cannot
-    resume: said first, before any data is loaded. Damage is left to ``load_checkpoint``."""
-    for name in (CHECKPOINT_FILE, CHECKPOINT_PREV_FILE):
-        path = Path(run_dir) / name
-        try:
-            arrays = load_npz(path, keys={"format"})
-        except RunError:
-            continue
-        check_format(arrays, path, READS_CHECKPOINT, "checkpoint")
-        return
-
-
-def has_checkpoint(run_dir) -> bool:
-    """Whether any checkpoint file exists (usable or not): a run without one never saved a state."""
-    return any(os.path.lexists(Path(run_dir) / name) for name in (CHECKPOINT_FILE, CHECKPOINT_PREV_FILE))
-
-
 def remove_temp_files(run_dir) -> None:
     """Delete what a killed process left half-written (only this module's temporary files)."""
     for p in Path(run_dir).glob(".*.tmp"):
         _unlink(str(p))
 
 
-def load_checkpoint(run_dir, check=None) -> tuple[dict, str]:
-    """(trainer state, file name) from checkpoint.npz, or from checkpoint.prev.npz if the newest
-    cannot be read, does not decode, or fails ``check(state)`` (a ValueError: it does not fit)."""
-    run_dir = Path(run_dir)
-    reasons = []
-    rows = []
-
-    def metrics_rows():  # read once, when a checkpoint keeps its history there
-        if not rows:
-            try:
-                rows.append(read_metrics_csv(run_dir / METRICS_FILE))
-            except RunError:
-                rows.append(None)
-        return rows[0]
-
-    for name in (CHECKPOINT_FILE, CHECKPOINT_PREV_FILE):
-        path = run_dir / name
-        try:
-            arrays = load_npz(path)
-            state = decode_checkpoint(arrays, path, None if "trainer.history" in arrays else metrics_rows())
-            if check is not None:
-                check(state)
-            return state, name
-        except FormatError:
-            raise
-        except RunError as e:
-            reasons.append(f"{name}: {'missing' if 'no such file' in str(e) else 'corrupt or truncated'}")
-        except (KeyError, ValueError, TypeError) as e:
-            reasons.append(f"{name}: bad contents ({e})")
-    raise RunError(f"{run_dir}: no usable checkpoint ({'; '.join(reasons)})")
-
-
-def save_model(run_dir, arrays: dict) -> None:
-    save_npz(Path(run_dir) / MODEL_FILE, {"format": np.array(MODEL_FORMAT), **arrays})
-
-
-def load_model_arrays(run_dir) -> dict[str, np.ndarray]:
-    """The arrays of a run's model.npz, after checking its format version."""
-    path = Path(run_dir) / MODEL_FILE
-    if not path.is_file():
-        raise RunError(f"{run_dir}: no {MODEL_FILE} (the run has not finished; status in {SUMMARY_FILE})")
-    arrays = load_npz(path)
-    check_format(arrays, path, READS_MODEL, "model")
-    return arrays
 
 
 # ---------------------------------------------------------------- finding runs

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nncli import runs
+from nncli import modelfiles, runs
 from nncli.build import network
 from nncli.checkpoint import file_format, model_meta
 from nncli.config import Config, config_differences, config_hash, parse_yaml, read_config_text, validate
@@ -74,7 +74,7 @@ def check_saved_config(arrays: dict, cfg: Config, run_dir: Path, saved_in: str) 
 
 def load_run(run: str, runs_dir: str | Path = "runs") -> tuple[Path, Loaded]:
     run_dir = runs.resolve_run(run, runs_dir)
-    arrays = runs.load_model_arrays(run_dir)
+    arrays = modelfiles.load_model_arrays(run_dir)
     model_file = run_dir / runs.MODEL_FILE
     fmt = file_format(arrays, model_file)
     meta = model_meta(arrays, model_file)

@@ -8,7 +8,7 @@ input columns by name). build.py calls it with plain values.
 
 from __future__ import annotations
 
-from nncli import runs
+from nncli import modelfiles, runs
 from nncli.errors import ConfigError
 from nncli.nn import Network
 
@@ -59,7 +59,7 @@ def load_transfer(net: Network, run: str, frozen: list[int], runs_dir="runs", na
     has a layer of the same name with the same shapes, and otherwise keeps its fresh start (a
     new head). A frozen layer must be loaded: freezing random weights is refused."""
     run_dir = runs.resolve_run(run, runs_dir)
-    arrays = runs.load_model_arrays(run_dir)
+    arrays = modelfiles.load_model_arrays(run_dir)
     source = {k[4:]: v for k, v in arrays.items() if k.startswith("net.")}
     base = [str(s) for s in arrays["enc.names"]] if "enc.names" in arrays else None
     aligned = align_inputs(net, source, base, names) if base is not None and names is not None else None

@@ -18,7 +18,7 @@ LAYERS = {
     "nn": set(),
     "config": {"errors"},
     "data": {"errors"},
-    "store": {"errors"},  # the run store: runs, atomic, checkpoint
+    "store": {"errors"},  # the run store: runs, atomic, checkpoint, metricscsv, modelfiles
     "build": {"errors", "nn", "config", "data", "store"},
     "work": {"errors", "nn", "config", "data", "store", "build", "version", "blas"},
     "views": {"errors", "version"},
@@ -32,9 +32,9 @@ LAYERS = {
 PLACE = {
     "errors": "errors", "paths": "errors", "memory": "errors", "proctime": "errors", "nn": "nn", "config": "config", "data": "data",
     "runs": "store", "atomic": "store", "checkpoint": "store", "runlock": "store",
-    "summary": "store",
+    "summary": "store", "metricscsv": "store", "modelfiles": "store",
     "build": "build", "transfer": "build", "preflight": "build", "blas": "blas",
-    "runner": "work", "inference": "work", "savedrun": "work", "runinput": "work", "sweep": "work", "rundata": "work", "predictions": "work", "listing": "work",
+    "runner": "work", "runjob": "work", "runresults": "work", "inference": "work", "savedrun": "work", "runinput": "work", "sweep": "work", "rundata": "work", "predictions": "work", "listing": "work",
     "rundir": "work", "scores": "work", "recorder": "work", "verdict": "work", "folds": "work", "teach": "work", "sklearn": "work", "export": "work",
     "views": "views", "textplot": "views", "teachviews": "views",
     "canvas": "pictures", "figures": "pictures", "plots": "pictures", "report": "pictures",

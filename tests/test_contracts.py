@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nncli import checkpoint, runs
+from nncli import checkpoint, modelfiles, runs
 from nncli.nn import (
     Dense,
     Dropout,
@@ -123,8 +123,8 @@ def test_new_random_layers_resume_bit_identically_through_a_checkpoint_file(tmp_
     first = _trainer(toy_net(np.float32), callbacks=[StopAfter(9)])  # stops mid-epoch 2
     first.fit(X, y)
     assert first.epoch == 1 and first.batch == 3
-    runs.save_checkpoint(tmp_path, first.state_dict())
-    state, name = runs.load_checkpoint(tmp_path)
+    modelfiles.save_checkpoint(tmp_path, first.state_dict())
+    state, name = modelfiles.load_checkpoint(tmp_path)
     assert name == runs.CHECKPOINT_FILE
     second = _trainer(toy_net(np.float32, seed=123))  # another seed: everything must come from the file
     second.load_state_dict(state)
@@ -204,7 +204,7 @@ def test_an_optimizer_keeps_working_when_the_layout_is_rebuilt_unchanged():
 # ---------------------------------------------------------------- file formats
 def test_model_and_checkpoint_files_carry_their_format(tmp_path):
     trainer, _, _ = _trained()
-    runs.save_checkpoint(tmp_path, trainer.state_dict())
+    modelfiles.save_checkpoint(tmp_path, trainer.state_dict())
     arrays = runs.load_npz(tmp_path / runs.CHECKPOINT_FILE)
     assert int(arrays["format"]) == checkpoint.CHECKPOINT_FORMAT
 

@@ -21,7 +21,7 @@ from sklearn.datasets import (
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from nncli import runs
+from nncli import modelfiles, runs
 from nncli.errors import NncliError
 from nncli.nn.activations import ACTIVATIONS, make_activation
 from nncli.nn.layers import BatchNorm, Dense, Dropout
@@ -368,7 +368,7 @@ def _saved_run(tmp_path, net):
     run_dir = tmp_path / "source"
     run_dir.mkdir()
     (run_dir / runs.CONFIG_FILE).write_text("name: source\n")
-    runs.save_model(run_dir, {f"net.{k}": v for k, v in net.state_dict().items()})
+    modelfiles.save_model(run_dir, {f"net.{k}": v for k, v in net.state_dict().items()})
     return run_dir
 
 

@@ -22,7 +22,7 @@ import pytest
 from helpers import SMALL as SMALL_RUN
 from helpers import load_arrays, run_dirs, write
 
-from nncli import atomic, runner, runs
+from nncli import atomic, metricscsv, runner
 from nncli.config import load_config
 
 SMALL = SMALL_RUN.replace("epochs: 6", "epochs: 4") + """\
@@ -64,8 +64,8 @@ def same_run(run: Path, ref: Path) -> None:
     assert a.keys() == b.keys()
     for k in a:
         assert np.array_equal(a[k], b[k]), k
-    strip = [{k: v for k, v in r.items() if k != "seconds"} for r in runs.read_metrics_csv(run / "metrics.csv")]
-    assert strip == [{k: v for k, v in r.items() if k != "seconds"} for r in runs.read_metrics_csv(ref / "metrics.csv")]
+    strip = [{k: v for k, v in r.items() if k != "seconds"} for r in metricscsv.read_metrics_csv(run / "metrics.csv")]
+    assert strip == [{k: v for k, v in r.items() if k != "seconds"} for r in metricscsv.read_metrics_csv(ref / "metrics.csv")]
 
 
 def check_failed_then_resume(root: Path, nncli, reference: Path) -> str:

@@ -56,7 +56,7 @@ def _export(nncli, run, tmp_path) -> tuple[Path, dict]:
 def test_every_shipped_config_exports_to_what_predict_gives(config, tmp_path, nncli):
     import pandas as pd
 
-    from nncli import inference, runs
+    from nncli import inference, modelfiles
     from nncli.config import load_config
     from nncli.data import read_raw
 
@@ -65,7 +65,7 @@ def test_every_shipped_config_exports_to_what_predict_gives(config, tmp_path, nn
     cfg = load_config(str(run / "config.yaml"))
     d = cfg.data
     X, _, names, _ = read_raw(dataset=d.dataset, path=d.path, label=d.label, params=dict(d.params), seed=cfg.seed)
-    rows = runs.load_model_arrays(run)["split.test"]
+    rows = modelfiles.load_model_arrays(run)["split.test"]
     outputs = [o.name for o in _session(out).get_outputs()]
     if [i["name"] for i in about["inputs"]] == ["images"]:  # a CNN: raw pixels (batch, C, H, W) in, as predict reads them
         images = X[rows].reshape(len(rows), 8, 8)  # digits: 8x8 grey images

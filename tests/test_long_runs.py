@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from helpers import load_arrays, write
 
-from nncli import runner, runs
+from nncli import metricscsv, modelfiles, runner, runs
 from nncli.atomic import load_npz, npz_bytes
 from nncli.checkpoint import encode_checkpoint
 from nncli.config import load_config
@@ -25,7 +25,8 @@ plots: false
 
 def test_bytes_written_per_epoch_do_not_grow_with_the_epoch(tmp_path, monkeypatch):
     appended, rewrites, checkpoints = [], [], []
-    real_append, real_rewrite, real_save = runs.append_text, runs.atomic_write_text, runs.save_checkpoint
+    real_append, real_rewrite = metricscsv.append_text, metricscsv.atomic_write_text
+    real_save = modelfiles.save_checkpoint
 
     def append(path, text):
         appended.append((text.count("\n"), len(text.encode())))
@@ -41,9 +42,9 @@ def test_bytes_written_per_epoch_do_not_grow_with_the_epoch(tmp_path, monkeypatc
         checkpoints.append((state["trainer"]["epoch"], size, "history" in state))
         real_save(run_dir, state, extra, history_columns)
 
-    monkeypatch.setattr(runs, "append_text", append)
-    monkeypatch.setattr(runs, "atomic_write_text", rewrite)
-    monkeypatch.setattr(runs, "save_checkpoint", save)
+    monkeypatch.setattr(metricscsv, "append_text", append)
+    monkeypatch.setattr(metricscsv, "atomic_write_text", rewrite)
+    monkeypatch.setattr(modelfiles, "save_checkpoint", save)
     run, summary = runner.train(load_config(write(tmp_path / "long.yaml", LONG)), runs_dir=tmp_path / "runs")
     assert summary["epochs_run"] == 400
 
@@ -52,7 +53,7 @@ def test_bytes_written_per_epoch_do_not_grow_with_the_epoch(tmp_path, monkeypatc
     assert rewrites[0] - 1 + sum(rows for rows, _ in appended) == 400
     per_row = [size / rows for rows, size in appended]
     assert max(per_row) < 2 * min(per_row) and max(per_row) < 200
-    assert len(runs.read_metrics_csv(run / runs.METRICS_FILE)) == 400
+    assert len(metricscsv.read_metrics_csv(run / runs.METRICS_FILE)) == 400
 
     # the checkpoint: the same size at the last epoch as at the first, no history inside
     sizes = [size for _, size, _ in checkpoints]
@@ -73,17 +74,17 @@ ROWS = [{"epoch": e, "loss": 1 / (e + 2) + 1e-17 * e, "val_loss": float("nan") i
 
 
 def test_resume_takes_the_history_from_metrics_csv_exactly(tmp_path):
-    log = runs.MetricsLog(tmp_path / runs.METRICS_FILE)
+    log = metricscsv.MetricsLog(tmp_path / runs.METRICS_FILE)
     for epoch in (1, 2, 3):
         log.add(ROWS[epoch - 1])
         log.flush()
-        runs.save_checkpoint(tmp_path, _state(epoch), history_columns=log.columns())
+        modelfiles.save_checkpoint(tmp_path, _state(epoch), history_columns=log.columns())
     log.add(ROWS[3])
     log.flush()  # a row the writer appended before it was killed, and half of one more
     with open(tmp_path / runs.METRICS_FILE, "a") as f:
         f.write("5,0.1")
-    assert [r["epoch"] for r in runs.read_metrics_csv(tmp_path / runs.METRICS_FILE)] == [1, 2, 3, 4]
-    state, used = runs.load_checkpoint(tmp_path)
+    assert [r["epoch"] for r in metricscsv.read_metrics_csv(tmp_path / runs.METRICS_FILE)] == [1, 2, 3, 4]
+    state, used = modelfiles.load_checkpoint(tmp_path)
     assert used == runs.CHECKPOINT_FILE and int(load_npz(tmp_path / used)["format"]) == 3
     got = state["history"]
     assert [r["epoch"] for r in got] == [1, 2, 3]
@@ -92,25 +93,25 @@ def test_resume_takes_the_history_from_metrics_csv_exactly(tmp_path):
     assert np.isnan(got[1]["val_loss"]) and got[2]["val_loss"] == ROWS[2]["val_loss"]
 
     # the resumed run's log rewrites the file from its history: the stray rows are gone
-    resumed = runs.MetricsLog(tmp_path / runs.METRICS_FILE, got)
+    resumed = metricscsv.MetricsLog(tmp_path / runs.METRICS_FILE, got)
     resumed.add(ROWS[3])
     resumed.flush()
-    assert [r["epoch"] for r in runs.read_metrics_csv(tmp_path / runs.METRICS_FILE)] == [1, 2, 3, 4]
+    assert [r["epoch"] for r in metricscsv.read_metrics_csv(tmp_path / runs.METRICS_FILE)] == [1, 2, 3, 4]
 
 
 def test_metrics_csv_shorter_than_the_checkpoint_falls_back_to_the_previous_one(tmp_path):
-    log = runs.MetricsLog(tmp_path / runs.METRICS_FILE)
+    log = metricscsv.MetricsLog(tmp_path / runs.METRICS_FILE)
     for epoch in (1, 2, 3):
         log.add(ROWS[epoch - 1])
         log.flush()
-        runs.save_checkpoint(tmp_path, _state(epoch), history_columns=log.columns())
+        modelfiles.save_checkpoint(tmp_path, _state(epoch), history_columns=log.columns())
     lines = (tmp_path / runs.METRICS_FILE).read_text().splitlines(keepends=True)
     (tmp_path / runs.METRICS_FILE).write_text("".join(lines[:3]))  # header and two rows
-    state, used = runs.load_checkpoint(tmp_path)
+    state, used = modelfiles.load_checkpoint(tmp_path)
     assert used == runs.CHECKPOINT_PREV_FILE and state["trainer"]["epoch"] == 2
     (tmp_path / runs.METRICS_FILE).unlink()
     try:
-        runs.load_checkpoint(tmp_path)
+        modelfiles.load_checkpoint(tmp_path)
     except runs.RunError as e:
         assert "metrics.csv has 0 rows for 3 epochs" in str(e) and "\n" not in str(e)
     else:
@@ -119,7 +120,7 @@ def test_metrics_csv_shorter_than_the_checkpoint_falls_back_to_the_previous_one(
 
 def test_a_new_column_rewrites_the_file_once(tmp_path):
     path = tmp_path / runs.METRICS_FILE
-    log = runs.MetricsLog(path)
+    log = metricscsv.MetricsLog(path)
     log.add({"epoch": 1, "loss": 0.5})
     log.add({"epoch": 2, "loss": 0.4, "val_loss": 0.6})
     log.add({"epoch": 3, "loss": 0.3, "val_loss": 0.5})

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from helpers import IRIS as IRIS_3_EPOCHS, SMALL, load_arrays, run_dirs, write
 
-from nncli import atomic, runner, runs
+from nncli import atomic, metricscsv, modelfiles, runner, runs
 from nncli.config import load_config
 from nncli.errors import Interrupted
 from nncli.nn import Callback
@@ -74,7 +74,7 @@ def assert_same_run(run: Path, reference: Path) -> None:
     assert a.keys() == b.keys()
     for k in sorted(a.keys() - {"config", "config_sha256"}):  # the saved config may differ in checkpoint_every
         assert a[k].dtype == b[k].dtype and np.array_equal(a[k], b[k]), k
-    ma, mb = runs.read_metrics_csv(run / "metrics.csv"), runs.read_metrics_csv(reference / "metrics.csv")
+    ma, mb = metricscsv.read_metrics_csv(run / "metrics.csv"), metricscsv.read_metrics_csv(reference / "metrics.csv")
     assert len(ma) == len(mb) > 0
     for ra, rb in zip(ma, mb):
         ra.pop("seconds"), rb.pop("seconds")
@@ -334,7 +334,7 @@ def test_sigkill_leaves_a_resumable_run(tmp_path, baselines):
     proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL
     assert summary_of(run)["status"] == "running"  # nobody could say otherwise
-    state, name = runs.load_checkpoint(run)  # the newest, or the one before if killed mid-rotation
+    state, name = modelfiles.load_checkpoint(run)  # the newest, or the one before if killed mid-rotation
     assert name in (runs.CHECKPOINT_FILE, runs.CHECKPOINT_PREV_FILE)
     # files are written off the training thread, so the checkpoint on disk may trail (or lead)
     # the metrics by a few epochs, but it is a real mid-training state
@@ -496,7 +496,7 @@ def test_sixteen_concurrent_trainings_share_a_runs_dir(tmp_path):
         s = summary_of(run)
         assert s["status"] == "finished" and s["dir"] == str(run)
         assert load_config(run / "config.yaml").name == "iris"
-        assert [row["epoch"] for row in runs.read_metrics_csv(run / "metrics.csv")] == [1, 2]
+        assert [row["epoch"] for row in metricscsv.read_metrics_csv(run / "metrics.csv")] == [1, 2]
         weights.append(load_arrays(run / "model.npz")["net.dense0.W"])
         assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
     assert all(np.array_equal(w, weights[0]) for w in weights)  # same config and seed

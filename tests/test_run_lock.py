@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from helpers import SMALL, load_arrays, run_dirs, write
 
-from nncli import runlock, runner, runs
+from nncli import metricscsv, modelfiles, runlock, runner, runs
 from nncli.config import load_config
 from nncli.errors import RunError, UsageError
 from nncli.nn import Callback
@@ -62,9 +62,9 @@ def same_weights(a: Path, b: Path) -> None:
     for k in x:
         if k.startswith(("net.", "prep.")):
             assert np.array_equal(x[k], y[k]), k
-    strip = [{k: v for k, v in row.items() if k != "seconds"} for row in runs.read_metrics_csv(a / "metrics.csv")]
+    strip = [{k: v for k, v in row.items() if k != "seconds"} for row in metricscsv.read_metrics_csv(a / "metrics.csv")]
     assert strip == [{k: v for k, v in row.items() if k != "seconds"}
-                     for row in runs.read_metrics_csv(b / "metrics.csv")]
+                     for row in metricscsv.read_metrics_csv(b / "metrics.csv")]
 
 
 class During(Callback):
@@ -198,7 +198,7 @@ def test_resume_of_a_run_that_never_checkpointed_starts_again_bit_identical(tmp_
     with pytest.raises(KeyboardInterrupt):
         runner.train(cfg, runs_dir=tmp_path / "runs", callbacks=[Die()])
     run = only_run(tmp_path / "runs")
-    assert not runs.has_checkpoint(run)
+    assert not modelfiles.has_checkpoint(run)
     _, summary = runner.train(None, runs_dir=tmp_path / "runs", resume=str(run))
     assert summary["status"] == "finished"
     assert summary["resumed"][-1]["from"].startswith("config.yaml")
@@ -315,7 +315,7 @@ def test_sigkill_before_the_first_checkpoint_then_resume_is_bit_identical(tmp_pa
     run = _wait_for(proc, tmp_path / "runs", lambda r: (r / "summary.json").exists())
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
-    assert not runs.has_checkpoint(run), "the checkpoint came first: make the first epoch longer"
+    assert not modelfiles.has_checkpoint(run), "the checkpoint came first: make the first epoch longer"
     assert json.loads(nncli("runs", tmp_path / "runs", "--json").out)[0]["status"] == "dead"
     r = nncli("train", "--resume", run, "--runs-dir", tmp_path / "runs", "--quiet")
     assert r.code == 0, r.err

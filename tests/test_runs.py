@@ -11,9 +11,11 @@ import zipfile
 import numpy as np
 import pytest
 
-from nncli import checkpoint, runs
+from nncli import checkpoint, modelfiles, runs
 from nncli.checkpoint import decode_checkpoint
 from nncli.errors import ConfigError, FormatError, RunError
+from nncli.metricscsv import read_metrics_csv, write_metrics_csv
+from nncli.modelfiles import load_checkpoint, save_checkpoint
 from nncli.runs import (
     CHECKPOINT_FILE,
     CHECKPOINT_PREV_FILE,
@@ -24,17 +26,13 @@ from nncli.runs import (
     claim_run_dir,
     get_str,
     list_runs,
-    load_checkpoint,
     load_npz,
     put_str,
-    read_metrics_csv,
     read_summary,
     remove_temp_files,
     resolve_run,
-    save_checkpoint,
     save_npz,
     write_json,
-    write_metrics_csv,
     write_summary,
 )
 
@@ -360,20 +358,20 @@ def test_failed_checkpoint_write_keeps_the_current_one(tmp_path, monkeypatch):
 
 def test_model_files_carry_and_check_their_format(tmp_path):
     with pytest.raises(RunError, match="no model.npz"):
-        runs.load_model_arrays(tmp_path)
+        modelfiles.load_model_arrays(tmp_path)
     W = np.arange(6.0).reshape(2, 3)
-    runs.save_model(tmp_path, {"net.dense0.W": W})
-    arrays = runs.load_model_arrays(tmp_path)
+    modelfiles.save_model(tmp_path, {"net.dense0.W": W})
+    arrays = modelfiles.load_model_arrays(tmp_path)
     assert sorted(arrays) == ["format", "net.dense0.W"] and int(arrays["format"]) == checkpoint.MODEL_FORMAT
     assert np.array_equal(arrays["net.dense0.W"], W)
     save_npz(tmp_path / runs.MODEL_FILE, {"net.dense0.W": W})  # nncli 0.1.0 wrote no format: still read
-    assert np.array_equal(runs.load_model_arrays(tmp_path)["net.dense0.W"], W)
+    assert np.array_equal(modelfiles.load_model_arrays(tmp_path)["net.dense0.W"], W)
     save_npz(tmp_path / runs.MODEL_FILE, {"format": np.array("2"), "net.dense0.W": W})
     with pytest.raises(RunError, match="model.npz: corrupt or not an nncli file"):
-        runs.load_model_arrays(tmp_path)
+        modelfiles.load_model_arrays(tmp_path)
     save_npz(tmp_path / runs.MODEL_FILE, {"format": np.array(7), "net.dense0.W": W})
     with pytest.raises(FormatError, match="model format 7 .*upgrade nncli"):
-        runs.load_model_arrays(tmp_path)
+        modelfiles.load_model_arrays(tmp_path)
 
 
 # ---------------------------------------------------------------- finding runs

@@ -153,11 +153,11 @@ class _NNBase(BaseEstimator):
     def _resume_state(self):
         """Continue a saved run where it ended: its checkpoint's optimizer state, position and
         history when it has one, else its history alone (the optimizer starts afresh)."""
-        from nncli import runs
+        from nncli import modelfiles
 
         trainer = self.trainer_
         try:
-            state, _ = runs.load_checkpoint(self.run_dir_)
+            state, _ = modelfiles.load_checkpoint(self.run_dir_)
             trainer.load_state_dict(state)
             trainer.perm = None
         except (NncliError, KeyError, ValueError, TypeError):

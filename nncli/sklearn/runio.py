@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from nncli import runs
+from nncli import metricscsv, modelfiles, runs
 from nncli.build import Parts
 from nncli.config import dump_config
 from nncli.data import Dataset
 from nncli.errors import RunError
-from nncli.runner import hyper, model_arrays, versions
+from nncli.runresults import hyper, model_arrays, versions
 from nncli.savedrun import load_run
 from nncli.sklearn.params import from_config
 
@@ -38,8 +38,8 @@ def save(est, run_dir) -> Path:
                  feature_names=list(est.encoder_.columns), preprocessor=est.prep_, source="in memory",
                  encoder=est.encoder_, target=est.target_)
     runs.atomic_write_text(run_dir / runs.CONFIG_FILE, dump_config(cfg))
-    runs.save_model(run_dir, model_arrays(parts, ds, cfg))
-    runs.write_metrics_csv(run_dir / runs.METRICS_FILE, est.history_)
+    modelfiles.save_model(run_dir, model_arrays(parts, ds, cfg))
+    metricscsv.write_metrics_csv(run_dir / runs.METRICS_FILE, est.history_)
     runs.write_summary(run_dir, {
         "name": cfg.name, "dir": str(run_dir), "status": "finished", "reason": None,
         "dataset": "in memory", "task": task, "seed": cfg.seed, **hyper(cfg),
@@ -71,6 +71,6 @@ def from_run(cls, run, runs_dir="runs"):
         est.classes_ = np.asarray(lr.classes)
     else:
         est._y_1d = lr.net.output_shape[0] == 1
-    history = runs.read_metrics_csv(run_dir / runs.METRICS_FILE) if (run_dir / runs.METRICS_FILE).is_file() else []
+    history = metricscsv.read_metrics_csv(run_dir / runs.METRICS_FILE) if (run_dir / runs.METRICS_FILE).is_file() else []
     est.history_, est.loss_curve_, est.n_iter_ = history, [r["loss"] for r in history], len(history)
     return est

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from nncli import runs
+from nncli import modelfiles, runs
 from nncli.config import Config, config_to_dict, load_config, parse_yaml, split_override, validate
 from nncli.config.safeyaml import dotted, load_yaml
 from nncli.config.sweep import SweepConfig
@@ -286,6 +286,6 @@ def check_inputs(plan: Plan, cfg: Config, runs_dir, checked: set) -> None:
             raise ConfigError(f"data.path: {cfg.data.path}: cannot read it ({e.strerror or e})") from None
     if cfg.model.init_from is not None:
         try:
-            runs.load_model_arrays(runs.resolve_run(cfg.model.init_from, runs_dir))
+            modelfiles.load_model_arrays(runs.resolve_run(cfg.model.init_from, runs_dir))
         except NncliError as e:
             raise ConfigError(f"model.init_from: {e}") from None
