@@ -79,6 +79,8 @@ def import_reader(path) -> None:
     if kind == "parquet":
         import pyarrow.parquet  # noqa: F401
 
+        import nncli.data.parquetread  # noqa: F401
+
 
 def encode_splits(bound, prep: Preprocessor, splits: dict[str, np.ndarray], dtype: str, cancel=None,
                   release: bool = False) -> dict[str, np.ndarray]:
@@ -127,25 +129,16 @@ def _in_file_order(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _row_blocks(bound, prep: Preprocessor, rows: np.ndarray, dtype: str, cancel=None) -> np.ndarray:
-    """encode_splits for one split, a block of rows at a time (every input column at once).
-
-    The table is read in blocks of rows in file order (the table's columns are contiguous, so
-    each column is read forward, not at random), and each block's rows are put where
-    ``rows`` lists them."""
+    """encode_splits for one split, a block of rows at a time (every input column at once),
+    each block read in file order and put back in the order ``rows`` lists them."""
     out = np.empty((len(rows), len(prep.scale)), dtype=dtype)
     rows = np.asarray(rows, dtype=np.int64)
-    order = None if np.all(rows[1:] >= rows[:-1]) else np.argsort(rows, kind="stable")
     step = block_rows(bound.width)
     for i in range(0, len(rows), step):
         if cancel is not None and cancel.is_set():
             raise DataError("interrupted")
-        if order is None:
-            prep.transform_into(bound.block(rows[i:i + step]), out[i:i + step], own=True)
-            continue
-        at = order[i:i + step]
-        part = np.empty((len(at), out.shape[1]), dtype=dtype)
-        prep.transform_into(bound.block(rows[at]), part, own=True)
-        out[at] = part
+        ordered, back = _in_file_order(rows[i:i + step])
+        prep.transform_into(bound.block(ordered)[back], out[i:i + step], own=True)
     return out
 
 

@@ -1,4 +1,4 @@
-"""CSV (also gzip-compressed) and Parquet through pyarrow's readers, a piece at a time.
+"""CSV (also gzip-compressed) through pyarrow's reader, a piece at a time (Parquet: ``parquetread.py``).
 
 A CSV is cut into pieces of a few MB at line breaks and each piece is parsed by pyarrow's
 threaded reader (its streaming reader parses on one core): each piece's rows are turned into
@@ -26,7 +26,7 @@ PIECE = 4 << 20  # bytes of text parsed at a time by the threaded reader (more: 
 _CONVERSION = re.compile(r"In CSV column #(\d+): CSV conversion error")
 
 
-def _arrow_type(pa, kind: str | None, inferred=None):
+def arrow_type(pa, kind: str | None, inferred=None):
     """The pyarrow type to read a column as: forced by ``kind`` or from the inferred one."""
     if kind == "label":
         kind = None
@@ -76,7 +76,7 @@ def read_csv(source, layout: CsvLayout, columns: list[str], forced: dict, missin
                                     decimal_point=layout.decimal, check_utf8=True)
 
     forced = {c: k for c, k in forced.items() if k}
-    types = {c: _arrow_type(pa, forced[c]) for c in columns if forced.get(c) not in (None, "label")}
+    types = {c: arrow_type(pa, forced[c]) for c in columns if forced.get(c) not in (None, "label")}
     for _ in range(2 * len(columns) + 2):  # each retry settles one more column (or allows line breaks)
         # the other columns' types come from the stream's first block
         reader, schema = _Empty(convert(types), layout), None
@@ -87,7 +87,7 @@ def read_csv(source, layout: CsvLayout, columns: list[str], forced: dict, missin
                 batches = ((b, block) for b in reader)
             else:  # the first block alone (pyarrow's streaming reader would read far ahead), then pieces
                 schema = _first_block(pacsv, source, read_opts, parse_opts, convert(types), layout)
-            seen = {c: types.get(c) or _arrow_type(pa, None, schema.field(c).type) for c in columns}
+            seen = {c: types.get(c) or arrow_type(pa, None, schema.field(c).type) for c in columns}
             collect = Collector(columns, seen, cancel, max_rows, size_hint)
             if not parse_opts.newlines_in_values:
                 batches = _piece_tables(pacsv, source, read_opts, parse_opts, convert(seen), cancel)
@@ -284,68 +284,3 @@ def _ragged_row(source, layout) -> int | None:
     except (OSError, EOFError, csv.Error):
         return None
     return None
-
-
-# ---------------------------------------------------------------- Parquet
-def parquet_names(path, name: str) -> list[str]:
-    return list(_parquet(path, name).schema_arrow.names)
-
-
-def _parquet(path, name: str):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        return pq.ParquetFile(path)
-    except (pa.ArrowException, OSError) as e:
-        raise DataError(f"{name}: not a readable Parquet file ({str(e).splitlines()[0][:200]})") from None
-
-
-def read_parquet(path, columns: list[str], forced: dict, missing, *, name: str,
-                 max_rows: int | None = None, cancel=None) -> Table:
-    import pyarrow as pa
-
-    pf = _parquet(path, name)
-    schema = pf.schema_arrow
-    types = {}
-    for c in columns:
-        t = schema.field(c).type
-        if pa.types.is_dictionary(t):
-            t = t.value_type
-        family = _family(pa, t)
-        if family is None:
-            raise DataError(f"{name}: column '{c}' holds {t}, expected numbers, text, booleans or dates")
-        kind = forced.get(c) if forced.get(c) not in (None, "label") else family
-        types[c] = _arrow_type(pa, None, t) if kind == family else pa.string()
-    rows = pf.metadata.num_rows if max_rows is None else min(pf.metadata.num_rows, max_rows)
-    collect = Collector(columns, types, cancel, max_rows)
-    collect.reserve(rows)
-    try:
-        for batch in pf.iter_batches(batch_size=1 << 16, columns=columns):
-            batch = pa.RecordBatch.from_arrays([_cast(a, types[n]) for a, n in zip(batch.columns, columns)],
-                                               names=columns)
-            if not collect.add(batch):
-                break
-    except (pa.ArrowException, OSError) as e:
-        raise DataError(f"{name}: cannot read the Parquet data ({str(e).splitlines()[0][:200]})") from None
-    return collect.table(name, 1, missing, ".", forced, list(schema.names))
-
-
-def _family(pa, t) -> str | None:
-    """number | bool | date | text for the Arrow types a table of features may hold."""
-    is_ = pa.types
-    if is_.is_integer(t) or is_.is_floating(t) or is_.is_decimal(t):
-        return "number"
-    if is_.is_boolean(t):
-        return "bool"
-    if is_.is_date(t) or is_.is_timestamp(t):
-        return "date"
-    if is_.is_string(t) or is_.is_large_string(t) or is_.is_null(t):
-        return "text"
-    return None
-
-
-def _cast(arr, typ):
-    if hasattr(arr.type, "value_type"):  # dictionary-encoded (a pandas category)
-        arr = arr.cast(arr.type.value_type)
-    return arr if arr.type == typ else arr.cast(typ)

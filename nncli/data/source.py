@@ -46,8 +46,10 @@ class Source:
 
         try:
             if self.kind == "parquet":
-                return arrowread.read_parquet(self.path, columns, forced, self.missing, name=self.name,
-                                              max_rows=max_rows, cancel=cancel)
+                from nncli.data.parquetread import read_parquet
+
+                return read_parquet(self.path, columns, forced, self.missing, name=self.name,
+                                    max_rows=max_rows, cancel=cancel)
             return arrowread.read_csv(self.data if self.data is not None else self.path, self.layout, columns,
                                       forced, self.missing, name=self.name, max_rows=max_rows, cancel=cancel)
         except MemoryError:
@@ -119,7 +121,7 @@ def open_source(*, path=None, dataset: str | None = None, params: dict | None = 
     if kind == "parquet":
         if is_pipe:
             raise DataError(f"{name}: a Parquet file must be a file, not a pipe")
-        from nncli.data.arrowread import parquet_names
+        from nncli.data.parquetread import parquet_names
 
         return Source(name, "parquet", parquet_names(p, name), path=str(p), missing=missing)
     if is_pipe:
